@@ -1,0 +1,164 @@
+"""PyTorch functional forms of every activation, autograd-correct to any order.
+
+``actlab.functional.<name>(x, **params)`` exists for every catalogue entry and
+every activation registered later; it evaluates the one definition in
+:mod:`actlab.functions`, with its analytic derivative as the backward.
+
+Example:
+    >>> import torch, actlab
+    >>> actlab.functional.mish(torch.tensor([0.0, 1.0]))
+    tensor([0.0000, 0.8651])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from . import functions
+from ._autograd import ElementwiseFn, VectorFn
+from .functions import Activation
+
+__all__ = ["apply", "rrelu"]  # the per-activation functions are added below
+
+
+def apply(
+    act: str | Activation,
+    x: torch.Tensor,
+    /,
+    *,
+    inplace: bool = False,
+    training: bool = False,
+    generator: torch.Generator | None = None,
+    **params: Any,
+) -> torch.Tensor:
+    """Apply activation ``act`` (a name or an :class:`~actlab.functions.Activation`) to ``x``.
+
+    Args:
+        act: catalogue name, alias or Activation.
+        x: input tensor of any floating dtype and shape (``(*)``).
+        inplace: write the result into ``x`` and return ``x`` (as PyTorch's ``inplace=True``).
+        training: for stochastic activations (rrelu): draw random slopes.
+        generator: random generator for stochastic activations.
+        **params: the activation's parameters; numbers are validated, tensors
+            (learnable weights) are used as given and receive gradients.
+
+    Example:
+        >>> import torch, actlab
+        >>> actlab.functional.apply("leaky_relu", torch.tensor([-1.0, 2.0]), negative_slope=0.1)
+        tensor([-0.1000,  2.0000])
+    """
+    act = functions.get(act)
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{act.name} expects a torch.Tensor, got {type(x).__name__}")
+    p = act.resolve(params)
+    if inplace and not act.inplace:
+        raise ValueError(f"{act.name} has no in-place form (inplace=True is not supported)")
+    if act.stochastic and training:
+        return _rrelu_train(act, x, p, inplace, generator)
+    return _run(act, x, p, inplace)
+
+
+def _run(act: Activation, x: torch.Tensor, p: dict[str, Any], inplace: bool) -> torch.Tensor:
+    if inplace:
+        # The backward needs the input, which the in-place write destroys: differentiate
+        # through a clone instead (the clone is skipped when no gradient is wanted).
+        src = x.clone() if torch.is_grad_enabled() and x.requires_grad else x
+        return x.copy_(_run(act, src, p, False))
+    if act.kind == "vector":
+        if act.vjp_fn is None:
+            return act._eval(act.fn, x, p)
+        return VectorFn.apply(x, act, tuple(p.items()))
+    if act.grad is None:  # user activation without analytic derivative: plain autograd
+        return act._eval(act.fn, x, p)
+    tensor_names = tuple(k for k, v in p.items() if isinstance(v, torch.Tensor))
+    static = tuple((k, v) for k, v in p.items() if k not in tensor_names)
+    return ElementwiseFn.apply(x, act, static, tensor_names, *(p[k] for k in tensor_names))
+
+
+def _rrelu_train(
+    act: Activation,
+    x: torch.Tensor,
+    p: dict[str, Any],
+    inplace: bool,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    # Training form of RReLU: one slope per element, drawn from U(lower, upper), then
+    # the PReLU definition with that slope tensor (no second copy of the math).
+    slope = torch.empty_like(x).uniform_(p["lower"], p["upper"], generator=generator)
+    return _run(functions.get("prelu"), x, {"weight": slope}, inplace)
+
+
+def rrelu(
+    x: torch.Tensor,
+    lower: float = 1.0 / 8,
+    upper: float = 1.0 / 3,
+    training: bool = False,
+    inplace: bool = False,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Randomized leaky ReLU, with PyTorch's ``F.rrelu`` signature.
+
+    In training each negative element gets its own slope drawn from
+    U(lower, upper); in evaluation the slope is (lower + upper) / 2.
+
+    Example:
+        >>> import torch, actlab
+        >>> actlab.functional.rrelu(torch.tensor([-3.0, 3.0]), 0.1, 0.3)
+        tensor([-0.6000,  3.0000])
+    """
+    return apply(
+        "rrelu", x, lower=lower, upper=upper, training=training, inplace=inplace, generator=generator
+    )
+
+
+def _make(name: str) -> Callable[..., torch.Tensor]:
+    act = functions.get(name)
+    sig = ", ".join(f"{p.name}={p.default!r}" for p in act.params)
+
+    def f(x: torch.Tensor, /, *, inplace: bool = False, **params: Any) -> torch.Tensor:
+        return apply(act, x, inplace=inplace, **params)
+
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = (
+        f"{name}(x, {sig + ', ' if sig else ''}inplace=False) -> Tensor\n\n"
+        f"{act.summary}\n\n    {act.formula}\n\n"
+        f"See :func:`actlab.get('{name}')` for parameters, derivative and properties."
+    )
+    return f
+
+
+for _name in functions.names():
+    if _name not in globals():
+        globals()[_name] = _make(_name)
+        __all__.append(_name)
+
+
+def __getattr__(name: str) -> Callable[..., torch.Tensor]:
+    """Activations registered after import are reachable here too."""
+    try:
+        act = functions.get(name)
+    except KeyError:
+        raise AttributeError(f"module 'actlab.functional' has no attribute {name!r}") from None
+    return _make(act.name)
+
+
+def autodiff_derivative(act: Activation, x: Any, params: dict[str, Any]) -> Any:
+    """f'(x) by torch autograd, for activations registered without an analytic derivative.
+
+    NumPy input comes back as NumPy. Computed in the activation's compute dtype
+    (float64 for float32 input), so it is as accurate as the forward formula.
+    """
+    import numpy as np
+
+    is_torch = isinstance(x, torch.Tensor)
+    t = x if is_torch else torch.from_numpy(np.ascontiguousarray(x))
+    wide = torch.float64 if t.dtype in (torch.float32, torch.float64) else torch.float32
+    with torch.enable_grad():
+        tw = t.detach().to(wide).requires_grad_(True)
+        y = act._eval(act.fn, tw, params)
+        (g,) = torch.autograd.grad(y.sum(), tw, create_graph=is_torch and t.requires_grad)
+    g = g.to(t.dtype)
+    return g if is_torch else g.numpy()

@@ -1,0 +1,400 @@
+"""The catalogue: one :class:`Activation` per definition, found by name.
+
+Lookup is case-insensitive and ignores ``_``, ``-`` and spaces, so the PyTorch,
+Keras and JAX spellings (``LeakyReLU``, ``leaky_relu``, ``hardswish``,
+``Hardswish``) all reach the same entry. Aliases are kept apart from canonical
+names and never join two different definitions: registering an alias that
+already names another entry is an error.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from ._array import as_array, compute_dtype, namespace
+from ._validation import Interval, InvalidParameterError, check_param
+
+__all__ = [
+    "Param",
+    "Activation",
+    "UnknownActivationError",
+    "register",
+    "get",
+    "names",
+    "aliases",
+    "unregister",
+]
+
+Kind = Literal["elementwise", "vector"]
+Smoothness = Literal["discontinuous", "C0", "C1", "Cinf"]
+
+
+class UnknownActivationError(KeyError, ValueError):
+    """No activation has this name. Both a ``KeyError`` and a ``ValueError``."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of an activation.
+
+    Attributes:
+        name: keyword name, as in the forward signature.
+        default: value used when the caller gives none.
+        constraints: accepted values; a value must meet at least one.
+        doc: one line for ``actlab show`` and the docstrings.
+        learnable: ``"no"``; ``"optional"`` (a module can learn it when asked,
+            like Swish's beta); ``"always"`` (like PReLU's slope).
+    """
+
+    name: str
+    default: Any
+    constraints: tuple = ()
+    doc: str = ""
+    learnable: Literal["no", "optional", "always"] = "no"
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation function: its math, its derivative, its parameters and what is known of it.
+
+    Call :meth:`forward` and :meth:`derivative` with any array-API array (NumPy,
+    torch, ...) or a Python number; the result has the input's type and dtype.
+    Metadata describe the function at its default parameters.
+    """
+
+    name: str
+    fn: Callable[..., Any]
+    grad: Callable[..., Any] | None = None
+    params: tuple[Param, ...] = ()
+    kind: Kind = "elementwise"
+    vjp_fn: Callable[..., Any] | None = None
+    param_grads: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+    check: Callable[[dict], None] | None = None
+    exact: bool = False
+    formula: str = ""
+    latex: str = ""
+    output_range: tuple[float, float] | None = None
+    monotonic: bool | None = None
+    smoothness: Smoothness | None = None
+    zero_centred: bool | None = None
+    kinks: tuple[float, ...] = ()
+    origin: str = ""
+    aliases: tuple[str, ...] = ()
+    frameworks: str = ""
+    summary: str = ""
+    class_name: str = ""
+    inplace: bool = False
+    stochastic: bool = False
+    user: bool = False
+    accepts_xp: bool = True
+
+    # -- derived metadata ------------------------------------------------------------
+    @property
+    def bounded_below(self) -> bool | None:
+        return None if self.output_range is None else math.isfinite(self.output_range[0])
+
+    @property
+    def bounded_above(self) -> bool | None:
+        return None if self.output_range is None else math.isfinite(self.output_range[1])
+
+    @property
+    def learnable(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.params if p.learnable != "no")
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+    @property
+    def has_derivative(self) -> bool:
+        return self.grad is not None if self.kind == "elementwise" else self.vjp_fn is not None
+
+    # -- parameters ------------------------------------------------------------------
+    def resolve(self, params: Mapping[str, Any], *, caller: str | None = None) -> dict[str, Any]:
+        """Fill in defaults and validate ``params``; return the full parameter dict.
+
+        Array-valued parameters (learnable weights) are passed through unchecked.
+        """
+        caller = caller or self.name
+        known = {p.name: p for p in self.params}
+        unknown = [k for k in params if k not in known]
+        if unknown:
+            valid = ", ".join(known) or "none"
+            raise InvalidParameterError(
+                f"{caller} got unexpected parameter(s) {', '.join(map(repr, unknown))}; "
+                f"its parameters are: {valid}."
+            )
+        out = {}
+        for p in self.params:
+            value = params.get(p.name, p.default)
+            if not _is_array(value):
+                check_param(caller, p.name, value, p.constraints)
+            out[p.name] = value
+        if self.check is not None and all(not _is_array(v) for v in out.values()):
+            self.check(out)
+        return out
+
+    # -- evaluation ------------------------------------------------------------------
+    def forward(self, x: Any, /, **params: Any) -> Any:
+        """Evaluate the activation elementwise (or along ``dim`` for vector kinds).
+
+        Example:
+            >>> import numpy as np, actlab
+            >>> actlab.get("leaky_relu").forward(np.array([-2.0, 3.0]), negative_slope=0.1)
+            array([-0.2,  3. ])
+        """
+        return self._eval(self.fn, x, self.resolve(params))
+
+    def derivative(self, x: Any, /, **params: Any) -> Any:
+        """The elementwise derivative f'(x), same shape and dtype as ``x``.
+
+        Vector activations (softmax, glu, ...) have a Jacobian, not an
+        elementwise derivative: use :meth:`vjp`.
+
+        Example:
+            >>> import actlab
+            >>> float(actlab.get("sigmoid").derivative(0.0))
+            0.25
+        """
+        if self.kind != "elementwise":
+            raise TypeError(
+                f"{self.name} is not elementwise (it mixes values along `dim`), so it has no "
+                f"elementwise derivative; use .vjp(x, grad) instead."
+            )
+        p = self.resolve(params)
+        if self.grad is None:
+            return _autodiff_derivative(self, as_array(x), p)
+        return self._eval(self.grad, x, p)
+
+    def vjp(self, x: Any, grad: Any, /, **params: Any) -> Any:
+        """Vector-Jacobian product: the gradient with respect to ``x`` of ``sum(grad * f(x))``.
+
+        For elementwise activations this is ``grad * f'(x)``.
+
+        Example:
+            >>> import numpy as np, actlab
+            >>> actlab.get("softmax").vjp(np.array([0.0, 0.0]), np.array([1.0, 0.0]))
+            array([ 0.25, -0.25])
+        """
+        p = self.resolve(params)
+        if self.kind == "elementwise":
+            return grad * self.derivative(x, **p)
+        if self.vjp_fn is None:
+            raise NotImplementedError(f"{self.name} has no analytic vjp")
+        x = as_array(x)
+        xp = namespace(x)
+        cd = compute_dtype(xp, x.dtype, exact=self.exact)
+        with np.errstate(all="ignore"):
+            g = xp.astype(as_array(grad), cd)
+            out = self.vjp_fn(xp, xp.astype(x, cd), g, **_cast_params(xp, p, cd))
+            return xp.astype(out, x.dtype)
+
+    def param_derivative(self, name: str, x: Any, /, **params: Any) -> Any:
+        """Elementwise partial derivative of f(x) with respect to parameter ``name``."""
+        if name not in self.param_grads:
+            raise KeyError(f"{self.name} has no derivative with respect to {name!r}")
+        return self._eval(self.param_grads[name], x, self.resolve(params))
+
+    def _eval(self, fn: Callable[..., Any], x: Any, params: dict[str, Any]) -> Any:
+        x = as_array(x)
+        xp = namespace(x)
+        cd = compute_dtype(xp, x.dtype, exact=self.exact)
+        # where() evaluates both branches, and rounding to float32 may overflow to inf
+        # as it should: silence NumPy's warnings, the results are the intended ones.
+        with np.errstate(all="ignore"):
+            y = self._call(fn, xp, xp.astype(x, cd), _cast_params(xp, params, cd))
+            return xp.astype(y, x.dtype)
+
+    def _call(self, fn: Callable[..., Any], xp: Any, x: Any, params: dict[str, Any]) -> Any:
+        if self.accepts_xp:
+            return fn(xp, x, **params)
+        return fn(x, **params)
+
+    def __repr__(self) -> str:
+        return f"<Activation {self.name}>"
+
+
+def _is_array(v: Any) -> bool:
+    return hasattr(v, "shape") and hasattr(v, "dtype") and not isinstance(v, np.number)
+
+
+def _cast_params(xp: Any, params: dict[str, Any], dtype: Any) -> dict[str, Any]:
+    """Array parameters follow the compute dtype; Python numbers stay Python numbers."""
+    return {k: xp.astype(v, dtype) if _is_array(v) else v for k, v in params.items()}
+
+
+# --------------------------------------------------------------------------------------
+# the registry
+_REGISTRY: dict[str, Activation] = {}
+_LOOKUP: dict[str, str] = {}  # normalised spelling -> canonical name
+_AUTODIFF: list[Callable[..., Any]] = []  # installed by a backend that can differentiate
+
+
+def _norm(name: str) -> str:
+    return name.lower().replace("_", "").replace("-", "").replace(" ", "")
+
+
+def define(**fields: Any) -> Activation:
+    """Add a catalogue entry (used by the definition modules)."""
+    return _add(Activation(**fields))
+
+
+def _add(act: Activation) -> Activation:
+    keys = {_norm(act.name)} | {_norm(a) for a in act.aliases}
+    if act.class_name:
+        keys.add(_norm(act.class_name))
+    for key in keys:
+        owner = _LOOKUP.get(key)
+        if owner is not None and owner != act.name:
+            raise ValueError(
+                f"cannot register {act.name!r}: the name {key!r} already refers to {owner!r} "
+                f"(an alias never maps one definition onto another); choose another name"
+            )
+    _REGISTRY[act.name] = act
+    for key in keys:
+        _LOOKUP[key] = act.name
+    return act
+
+
+def names() -> list[str]:
+    """Canonical names of every registered activation, sorted.
+
+    Example:
+        >>> import actlab
+        >>> "mish" in actlab.names()
+        True
+    """
+    return sorted(_REGISTRY)
+
+
+def aliases() -> dict[str, str]:
+    """Every accepted spelling (normalised) mapped to its canonical name."""
+    return dict(_LOOKUP)
+
+
+def get(name: str | Activation) -> Activation:
+    """Find an activation by any of its names (case-insensitive; ``_`` and ``-`` ignored).
+
+    Raises:
+        UnknownActivationError: (a ``KeyError`` and a ``ValueError``) listing the
+            closest names.
+
+    Example:
+        >>> import actlab
+        >>> actlab.get("LeakyReLU").name
+        'leaky_relu'
+    """
+    if isinstance(name, Activation):
+        return name
+    if not isinstance(name, str):
+        raise TypeError(f"activation name must be a str, got {type(name).__name__}")
+    canonical = _LOOKUP.get(_norm(name))
+    if canonical is None:
+        raise UnknownActivationError(_unknown_message(name))
+    return _REGISTRY[canonical]
+
+
+def _unknown_message(name: str) -> str:
+    spellings = {**{_norm(n): n for n in _REGISTRY}}
+    for act in _REGISTRY.values():
+        for a in act.aliases:
+            spellings.setdefault(_norm(a), a)
+    close = difflib.get_close_matches(_norm(name), list(spellings), n=4, cutoff=0.6)
+    hint = ", ".join(repr(spellings[c]) for c in close)
+    msg = f"Unknown activation {name!r}"
+    if hint:
+        return f"{msg}; did you mean {hint}?"
+    return f"{msg}; `actlab list` shows the {len(_REGISTRY)} known names."
+
+
+def unregister(name: str) -> None:
+    """Remove a user-registered activation (catalogue entries cannot be removed)."""
+    act = get(name)
+    if not act.user:
+        raise ValueError(f"{act.name!r} is part of the catalogue and cannot be unregistered")
+    del _REGISTRY[act.name]
+    for key in [k for k, v in _LOOKUP.items() if v == act.name]:
+        del _LOOKUP[key]
+
+
+def _autodiff_derivative(act: Activation, x: Any, params: dict[str, Any]) -> Any:
+    if not _AUTODIFF:
+        raise NotImplementedError(
+            f"{act.name} has no analytic derivative and no autodiff backend is loaded; "
+            f"`import actlab` installs the PyTorch one"
+        )
+    return _AUTODIFF[0](act, x, params)
+
+
+def register(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    derivative: Callable[..., Any] | None = None,
+    constraints: Mapping[str, tuple | Any] | None = None,
+    replace: bool = False,
+    **meta: Any,
+) -> Any:
+    """Register your own elementwise activation; every part of actlab then works on it.
+
+    The forward is written with array-API operations. It takes the array first
+    and its parameters as keyword arguments with defaults; if it also takes
+    ``xp`` as its first argument, it receives the array namespace (``xp.exp``,
+    ``xp.where``, ...) so it runs on NumPy and torch alike. Metadata keywords
+    (``formula``, ``output_range``, ``monotonic``, ``smoothness``, ``aliases``,
+    ``origin``, ...) are optional.
+
+    Example:
+        >>> import numpy as np, actlab
+        >>> @actlab.register(name="bent_identity_demo", output_range=(-np.inf, np.inf))
+        ... def bent(xp, x, /, a=1.0):
+        ...     return (xp.sqrt(x * x + a) - a**0.5) / 2 + x
+        >>> float(actlab.get("bent_identity_demo").forward(0.0))
+        0.0
+        >>> actlab.unregister("bent_identity_demo")
+    """
+
+    def wrap(f: Callable[..., Any]) -> Activation:
+        sig = inspect.signature(f)
+        ps = list(sig.parameters.values())
+        accepts_xp = bool(ps) and ps[0].name == "xp"
+        rest = ps[1 + accepts_xp :]
+        cons = dict(constraints or {})
+        params = []
+        for p in rest:
+            if p.default is inspect.Parameter.empty:
+                raise TypeError(f"parameter {p.name!r} of {f.__name__} needs a default value")
+            numeric = isinstance(p.default, (int, float)) and not isinstance(p.default, bool)
+            c = cons.pop(p.name, (Interval(allow_inf=True),) if numeric else ())
+            params.append(Param(p.name, p.default, c if isinstance(c, tuple) else (c,)))
+        if cons:
+            raise TypeError(f"constraints given for unknown parameter(s): {', '.join(cons)}")
+        act_name = name or f.__name__
+        if replace and _LOOKUP.get(_norm(act_name)) in _REGISTRY:
+            old = _REGISTRY[_LOOKUP[_norm(act_name)]]
+            if old.user:
+                unregister(old.name)
+        act = Activation(
+            name=act_name,
+            fn=f,
+            grad=derivative,
+            params=tuple(params),
+            user=True,
+            accepts_xp=accepts_xp,
+            summary=meta.pop("summary", (f.__doc__ or "").strip().split("\n")[0]),
+            **meta,
+        )
+        return _add(act)
+
+    return wrap if fn is None else wrap(fn)

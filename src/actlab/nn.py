@@ -1,0 +1,282 @@
+"""``torch.nn.Module`` versions of every activation, drop-in for their ``torch.nn`` twins.
+
+Each catalogue entry gets a class (``actlab.nn.Mish``, ``actlab.nn.LeakyReLU``,
+...) with the same constructor arguments as PyTorch's where PyTorch has one,
+hyperparameters as plain attributes, learnable ones as ``nn.Parameter``, a
+one-line ``forward`` and an ``extra_repr`` like PyTorch's. :func:`create` builds
+one from a spec string and :func:`spec` gives the string back.
+
+Example:
+    >>> import torch, actlab
+    >>> m = actlab.create("leaky_relu(negative_slope=0.2)")
+    >>> m
+    LeakyReLU(negative_slope=0.2)
+    >>> actlab.spec(m)
+    'leaky_relu(negative_slope=0.2)'
+    >>> m(torch.tensor([-1.0, 1.0]))
+    tensor([-0.2000,  1.0000])
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import torch
+from torch import nn
+
+from . import functional as AF
+from . import functions
+from .functions import Activation, InvalidParameterError, format_spec, parse_spec
+
+__all__ = ["ActivationModule", "PReLU", "create", "spec", "module_class"]
+
+
+class ActivationModule(nn.Module):
+    """Base class: an activation from the catalogue as a module.
+
+    Shape:
+        - Input: ``(*)``, any number of dimensions (vector kinds: ``(*, n, *)`` along ``dim``).
+        - Output: ``(*)``, same shape as the input (GLUs: half the size along ``dim``).
+    """
+
+    activation: Activation  # set on each generated subclass
+    inplace: bool
+
+    def __init__(self, *args: Any, inplace: bool = False, learnable: bool = False, **kwargs: Any):
+        super().__init__()
+        act = self.activation
+        names = [p.name for p in act.params]
+        if len(args) > len(names) + act.inplace:
+            raise TypeError(f"{type(self).__name__} takes at most {len(names)} positional arguments")
+        if len(args) > len(names):  # PyTorch order: (params..., inplace)
+            inplace = args[-1]
+            args = args[:-1]
+        for n, v in zip(names, args):
+            if n in kwargs:
+                raise TypeError(f"{type(self).__name__} got multiple values for {n!r}")
+            kwargs[n] = v
+        if inplace and not act.inplace:
+            raise InvalidParameterError(f"{type(self).__name__} has no in-place form")
+        optional = [p.name for p in act.params if p.learnable == "optional"]
+        if learnable and not optional:
+            raise InvalidParameterError(f"{type(self).__name__} has no learnable parameters")
+        params = act.resolve(kwargs, caller=type(self).__name__)
+        self._init_kwargs = dict(kwargs)
+        self.inplace = bool(inplace)
+        self.learnable = bool(learnable)
+        for n, v in params.items():
+            if learnable and n in optional:
+                self.register_parameter(n, nn.Parameter(torch.tensor(float(v))))
+            else:
+                setattr(self, n, v)
+
+    def _params(self) -> dict[str, Any]:
+        return {p.name: getattr(self, p.name) for p in self.activation.params}
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return AF.apply(
+            self.activation, input, inplace=self.inplace, training=self.training, **self._params()
+        )
+
+    def extra_repr(self) -> str:
+        shown = {k: v for k, v in self._params().items() if not isinstance(v, torch.Tensor)}
+        parts = [f"{k}={v!r}" for k, v in shown.items()]
+        if self.learnable:
+            parts.append("learnable=True")
+        if self.inplace:
+            parts.append("inplace=True")
+        return ", ".join(parts)
+
+    def spec(self) -> str:
+        """The spec string that :func:`create` turns back into this module."""
+        defaults = {p.name: p.default for p in self.activation.params}
+        kw = dict(self._init_kwargs)
+        if self.learnable:
+            kw["learnable"] = True
+        if self.inplace:
+            kw["inplace"] = True
+        return format_spec(self.activation.name, kw, {**defaults, "learnable": False})
+
+
+class PReLU(ActivationModule):
+    r"""PReLU with a learned negative slope, one shared or one per channel (dim 1).
+
+    .. math:: \text{PReLU}(x) = \max(0, x) + a \min(0, x)
+
+    Args:
+        num_parameters: number of slopes: 1, or the number of channels. Default: 1
+        init: initial slope. Default: 0.25
+
+    Shape:
+        - Input: ``(*)``; with ``num_parameters > 1`` the channel dimension is dim 1.
+        - Output: ``(*)``, same shape as the input.
+
+    Example:
+        >>> import torch, actlab
+        >>> m = actlab.nn.PReLU(num_parameters=3)
+        >>> m(torch.full((2, 3, 4), -1.0)).shape
+        torch.Size([2, 3, 4])
+    """
+
+    activation = functions.get("prelu")
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None):
+        nn.Module.__init__(self)
+        if isinstance(num_parameters, bool) or not isinstance(num_parameters, int) or (
+            num_parameters < 1
+        ):
+            raise InvalidParameterError(
+                f"The 'num_parameters' parameter of PReLU must be an int in the range [1, inf). "
+                f"Got {num_parameters!r} instead."
+            )
+        self.activation.resolve({"weight": init}, caller="PReLU")
+        self.num_parameters = num_parameters
+        self.init = init
+        self.inplace = False
+        self.learnable = True
+        self._init_kwargs = {"num_parameters": num_parameters, "init": init}
+        self.weight = nn.Parameter(torch.full((num_parameters,), float(init), device=device,
+                                              dtype=dtype))
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        w = self.weight
+        if self.num_parameters > 1:
+            if input.dim() < 2 or input.shape[1] != self.num_parameters:
+                raise ValueError(
+                    f"PReLU has {self.num_parameters} slopes but the input's channel dimension "
+                    f"(dim 1) has shape {tuple(input.shape)}"
+                )
+            w = w.reshape((1, -1) + (1,) * (input.dim() - 2))
+        return AF.apply(self.activation, input, weight=w)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
+
+    def spec(self) -> str:
+        return format_spec("prelu", self._init_kwargs, {"num_parameters": 1, "init": 0.25})
+
+
+_CLASSES: dict[str, type[ActivationModule]] = {"prelu": PReLU}
+
+
+def module_class(name: str | Activation) -> type[ActivationModule]:
+    """The module class of an activation (built on first use for user-registered ones)."""
+    act = functions.get(name)
+    cls = _CLASSES.get(act.name)
+    if cls is None or cls.activation is not act:
+        cls = _build_class(act)
+        _CLASSES[act.name] = cls
+    return cls
+
+
+def _build_class(act: Activation) -> type[ActivationModule]:
+    cls_name = act.class_name or "".join(w.capitalize() for w in act.name.split("_"))
+    params = [
+        inspect.Parameter(p.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=p.default)
+        for p in act.params
+    ]
+    if act.inplace:
+        params.append(inspect.Parameter("inplace", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                        default=False))
+    if any(p.learnable == "optional" for p in act.params):
+        params.append(inspect.Parameter("learnable", inspect.Parameter.KEYWORD_ONLY, default=False))
+    sig = inspect.Signature([inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)] + params)
+    args = "\n".join(f"        {p.name}: {p.doc}. Default: ``{p.default!r}``" for p in act.params)
+    if act.inplace:
+        args += "\n        inplace: write the result into the input. Default: ``False``"
+    doc = (
+        f"{act.summary}\n\n    .. math:: {act.latex}\n\n"
+        + (f"    Args:\n{args}\n\n" if args else "")
+        + "    Shape:\n        - Input: ``(*)``, any number of dimensions.\n"
+        "        - Output: ``(*)``, same shape as the input"
+        + (" (half the size along ``dim``)" if "glu" in act.name else "")
+        + ".\n\n"
+        f"    Examples::\n\n        >>> m = actlab.create({act.name!r})\n"
+        f"        >>> output = m(torch.randn(2))\n"
+    )
+    cls = type(cls_name, (ActivationModule,), {"activation": act, "__doc__": doc,
+                                                "__module__": __name__})
+    cls.__init__.__signature__ = sig  # type: ignore[attr-defined]
+    return cls
+
+
+for _name in functions.names():
+    _cls = module_class(_name)
+    globals()[_cls.__name__] = _cls
+    __all__.append(_cls.__name__)
+
+
+def create(spec: str | Activation | type[nn.Module] | nn.Module, /, **kwargs: Any) -> nn.Module:
+    """Build an activation module from a spec string, a name, a class or a module.
+
+    A string is ``NAME`` or ``NAME(key=value, ...)`` with any alias as the name;
+    keyword arguments override the spec's. A module class is instantiated with
+    ``kwargs``; a module instance is returned as it is.
+
+    Example:
+        >>> import actlab
+        >>> actlab.create("LeakyReLU(negative_slope=0.2)")
+        LeakyReLU(negative_slope=0.2)
+        >>> actlab.create("mish")
+        Mish()
+    """
+    if isinstance(spec, nn.Module):
+        return spec
+    if isinstance(spec, type) and issubclass(spec, nn.Module):
+        return spec(**kwargs)
+    if isinstance(spec, Activation):
+        return module_class(spec)(**kwargs)
+    name, parsed = parse_spec(spec)
+    return module_class(name)(**{**parsed, **kwargs})
+
+
+def spec(module: nn.Module | str) -> str:
+    """The spec string of an activation module, e.g. ``'leaky_relu(negative_slope=0.2)'``.
+
+    ``torch.nn`` activation modules are described too, in actlab's names.
+
+    Example:
+        >>> import torch, actlab
+        >>> actlab.spec(torch.nn.ELU(alpha=0.5))
+        'elu(alpha=0.5)'
+    """
+    if isinstance(module, str):
+        return create(module).spec()
+    if isinstance(module, ActivationModule):
+        return module.spec()
+    if isinstance(module, nn.Module):
+        return _torch_spec(module)
+    raise TypeError(f"spec() expects an activation module or a spec string, got {module!r}")
+
+
+_TORCH_ATTRS = {
+    "LeakyReLU": ("leaky_relu", ("negative_slope",)),
+    "ELU": ("elu", ("alpha",)),
+    "CELU": ("celu", ("alpha",)),
+    "Hardtanh": ("hard_tanh", ("min_val", "max_val")),
+    "Softplus": ("softplus", ("beta", "threshold")),
+    "Threshold": ("threshold", ("threshold", "value")),
+    "RReLU": ("rrelu", ("lower", "upper")),
+    "Hardshrink": ("hard_shrink", ("lambd",)),
+    "Softshrink": ("soft_shrink", ("lambd",)),
+    "Softmax": ("softmax", ("dim",)),
+    "Softmin": ("softmin", ("dim",)),
+    "LogSoftmax": ("log_softmax", ("dim",)),
+    "GLU": ("glu", ("dim",)),
+}
+
+
+def _torch_spec(m: nn.Module) -> str:
+    cls = type(m).__name__
+    if cls == "GELU":
+        return "gelu_tanh" if getattr(m, "approximate", "none") == "tanh" else "gelu"
+    if cls == "PReLU":
+        return format_spec("prelu", {"num_parameters": m.num_parameters, "init": 0.25},
+                           {"num_parameters": 1, "init": 0.25})
+    name, attrs = _TORCH_ATTRS.get(cls, (cls, ()))
+    act = functions.get(name)
+    kw = {a: getattr(m, a) for a in attrs if getattr(m, a, None) is not None}
+    if getattr(m, "inplace", False):
+        kw["inplace"] = True
+    return format_spec(act.name, kw, act.defaults)

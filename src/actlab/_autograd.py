@@ -53,7 +53,9 @@ class ElementwiseFn(torch.autograd.Function):
         gx = g * act._eval(act.grad, x, p) if ctx.needs_input_grad[0] else None
         grads = []
         for name, t, need in zip(ctx.names, tensors, ctx.needs_input_grad[4:]):
-            grads.append(_sum_to(g * act._eval(act.param_grads[name], x, p), t.shape) if need else None)
+            grads.append(
+                _sum_to(g * act._eval(act.param_grads[name], x, p), t.shape) if need else None
+            )
         return (gx, None, None, None, *grads)
 
 

@@ -110,7 +110,13 @@ def rrelu(
         tensor([-0.6000,  3.0000])
     """
     return apply(
-        "rrelu", x, lower=lower, upper=upper, training=training, inplace=inplace, generator=generator
+        "rrelu",
+        x,
+        lower=lower,
+        upper=upper,
+        training=training,
+        inplace=inplace,
+        generator=generator,
     )
 
 

@@ -29,7 +29,7 @@ from . import functional as AF
 from . import functions
 from .functions import Activation, InvalidParameterError, format_spec, parse_spec
 
-__all__ = ["ActivationModule", "PReLU", "create", "spec", "module_class"]
+__all__ = ["ActivationModule", "PReLU", "create", "module_class", "spec"]
 
 
 class ActivationModule(nn.Module):
@@ -48,7 +48,9 @@ class ActivationModule(nn.Module):
         act = self.activation
         names = [p.name for p in act.params]
         if len(args) > len(names) + act.inplace:
-            raise TypeError(f"{type(self).__name__} takes at most {len(names)} positional arguments")
+            raise TypeError(
+                f"{type(self).__name__} takes at most {len(names)} positional arguments"
+            )
         if len(args) > len(names):  # PyTorch order: (params..., inplace)
             inplace = args[-1]
             args = args[:-1]
@@ -123,8 +125,10 @@ class PReLU(ActivationModule):
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None):
         nn.Module.__init__(self)
-        if isinstance(num_parameters, bool) or not isinstance(num_parameters, int) or (
-            num_parameters < 1
+        if (
+            isinstance(num_parameters, bool)
+            or not isinstance(num_parameters, int)
+            or (num_parameters < 1)
         ):
             raise InvalidParameterError(
                 f"The 'num_parameters' parameter of PReLU must be an int in the range [1, inf). "
@@ -136,8 +140,9 @@ class PReLU(ActivationModule):
         self.inplace = False
         self.learnable = True
         self._init_kwargs = {"num_parameters": num_parameters, "init": init}
-        self.weight = nn.Parameter(torch.full((num_parameters,), float(init), device=device,
-                                              dtype=dtype))
+        self.weight = nn.Parameter(
+            torch.full((num_parameters,), float(init), device=device, dtype=dtype)
+        )
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         w = self.weight
@@ -177,11 +182,12 @@ def _build_class(act: Activation) -> type[ActivationModule]:
         for p in act.params
     ]
     if act.inplace:
-        params.append(inspect.Parameter("inplace", inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                        default=False))
+        params.append(
+            inspect.Parameter("inplace", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=False)
+        )
     if any(p.learnable == "optional" for p in act.params):
         params.append(inspect.Parameter("learnable", inspect.Parameter.KEYWORD_ONLY, default=False))
-    sig = inspect.Signature([inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)] + params)
+    sig = inspect.Signature([inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY), *params])
     args = "\n".join(f"        {p.name}: {p.doc}. Default: ``{p.default!r}``" for p in act.params)
     if act.inplace:
         args += "\n        inplace: write the result into the input. Default: ``False``"
@@ -195,8 +201,9 @@ def _build_class(act: Activation) -> type[ActivationModule]:
         f"    Examples::\n\n        >>> m = actlab.create({act.name!r})\n"
         f"        >>> output = m(torch.randn(2))\n"
     )
-    cls = type(cls_name, (ActivationModule,), {"activation": act, "__doc__": doc,
-                                                "__module__": __name__})
+    cls = type(
+        cls_name, (ActivationModule,), {"activation": act, "__doc__": doc, "__module__": __name__}
+    )
     cls.__init__.__signature__ = sig  # type: ignore[attr-defined]
     return cls
 
@@ -272,8 +279,11 @@ def _torch_spec(m: nn.Module) -> str:
     if cls == "GELU":
         return "gelu_tanh" if getattr(m, "approximate", "none") == "tanh" else "gelu"
     if cls == "PReLU":
-        return format_spec("prelu", {"num_parameters": m.num_parameters, "init": 0.25},
-                           {"num_parameters": 1, "init": 0.25})
+        return format_spec(
+            "prelu",
+            {"num_parameters": m.num_parameters, "init": 0.25},
+            {"num_parameters": 1, "init": 0.25},
+        )
     name, attrs = _TORCH_ATTRS.get(cls, (cls, ()))
     act = functions.get(name)
     kw = {a: getattr(m, a) for a in attrs if getattr(m, a, None) is not None}

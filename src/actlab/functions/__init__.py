@@ -26,16 +26,16 @@ from .spec import format_spec, parse_spec
 
 __all__ = [
     "Activation",
-    "Param",
     "Interval",
-    "Options",
     "InvalidParameterError",
+    "Options",
+    "Param",
     "UnknownActivationError",
     "aliases",
+    "format_spec",
     "get",
     "names",
+    "parse_spec",
     "register",
     "unregister",
-    "parse_spec",
-    "format_spec",
 ]

@@ -14,7 +14,7 @@ from typing import Any
 import array_api_compat as aac
 import numpy as np
 
-__all__ = ["namespace", "as_array", "compute_dtype", "erfc", "nan_like_input", "zero_at_inf"]
+__all__ = ["as_array", "compute_dtype", "erfc", "namespace", "nan_like_input", "zero_at_inf"]
 
 
 def as_array(x: Any) -> Any:

@@ -22,13 +22,13 @@ from ._array import as_array, compute_dtype, namespace
 from ._validation import Interval, InvalidParameterError, check_param
 
 __all__ = [
-    "Param",
     "Activation",
+    "Param",
     "UnknownActivationError",
-    "register",
+    "aliases",
     "get",
     "names",
-    "aliases",
+    "register",
     "unregister",
 ]
 
@@ -84,6 +84,7 @@ class Activation:
     formula: str = ""
     latex: str = ""
     output_range: tuple[float, float] | None = None
+    range_attained: tuple[bool, bool] = (True, True)  # finite bounds reached, or only approached
     monotonic: bool | None = None
     smoothness: Smoothness | None = None
     zero_centred: bool | None = None

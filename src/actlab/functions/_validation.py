@@ -13,7 +13,7 @@ import numbers
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["Interval", "Options", "InvalidParameterError", "check_param"]
+__all__ = ["Interval", "InvalidParameterError", "Options", "check_param"]
 
 
 class InvalidParameterError(ValueError, TypeError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ._array import INV_SQRT_2PI, SQRT_HALF, erfc, nan_like_input, zero_at_inf
+from ._array import INV_SQRT_2PI, SQRT_HALF, erfc, zero_at_inf
 from ._registry import Param, define
 from ._validation import Interval
 from .sigmoidal import clip, sigmoid, sigmoid_grad, softplus0
@@ -48,8 +48,12 @@ def gelu_tanh(xp: Any, x: Any) -> Any:
 
 def gelu_tanh_grad(xp: Any, x: Any) -> Any:
     v = _gelu_tanh_arg(xp, x)
-    dv = 2.0 * GELU_TANH_C * (1.0 + 3.0 * GELU_TANH_K * x * x)
-    return sigmoid(xp, v) + zero_at_inf(xp, x, x * dv * sigmoid_grad(xp, v))
+    # Beyond |x| = 100 the second term is below e^-600; clamping keeps x * x^2 * 0 from
+    # overflowing to inf * 0 when the compute dtype is float32 (bfloat16 input).
+    xc = xp.clip(x, -100.0, 100.0)
+    vc = _gelu_tanh_arg(xp, xc)
+    dv = 2.0 * GELU_TANH_C * (1.0 + 3.0 * GELU_TANH_K * xc * xc)
+    return sigmoid(xp, v) + xc * dv * sigmoid_grad(xp, vc)
 
 
 def swish(xp: Any, x: Any, beta: Any = 1.0) -> Any:
@@ -57,8 +61,8 @@ def swish(xp: Any, x: Any, beta: Any = 1.0) -> Any:
 
 
 def swish_grad(xp: Any, x: Any, beta: Any = 1.0) -> Any:
-    bx = beta * x
-    return sigmoid(xp, bx) + zero_at_inf(xp, x, bx * sigmoid_grad(xp, bx))
+    bx = beta * x  # may overflow to inf for a finite x; the product's limit is still 0
+    return sigmoid(xp, bx) + zero_at_inf(xp, bx, bx * sigmoid_grad(xp, bx))
 
 
 def swish_dbeta(xp: Any, x: Any, beta: Any = 1.0) -> Any:
@@ -98,7 +102,8 @@ def mish_grad(xp: Any, x: Any) -> Any:
 
 
 def hard_swish(xp: Any, x: Any) -> Any:
-    return zero_at_inf(xp, x, x * clip(xp, x + 3.0, 0.0, 6.0) / 6.0)
+    # x * (gate / 6), not (x * gate) / 6: the latter overflows for x near the float max.
+    return zero_at_inf(xp, x, x * (clip(xp, x + 3.0, 0.0, 6.0) / 6.0))
 
 
 def hard_swish_grad(xp: Any, x: Any) -> Any:
@@ -195,9 +200,7 @@ define(
     aliases=("SiLU",),
     class_name="SiLU",
     frameworks="PyTorch nn.SiLU, jax.nn.silu, keras silu. JAX and Keras also call it "
-    "'swish' (jax.nn.swish = silu), which here is swish with beta = 1. Minimum "
-    + _SILU_MIN
-    + ".",
+    "'swish' (jax.nn.swish = silu), which here is swish with beta = 1. Minimum " + _SILU_MIN + ".",
 )
 
 define(

@@ -11,7 +11,7 @@ from typing import Any
 
 from ._array import nan_like_input
 from ._registry import Param, define
-from ._validation import InvalidParameterError, Interval
+from ._validation import Interval, InvalidParameterError
 from .sigmoidal import _window, clip, sigmoid, softplus0
 
 INF = float("inf")
@@ -136,7 +136,7 @@ def softplus_grad(xp: Any, x: Any, beta: float = 1.0, threshold: float = 20.0) -
 def squareplus(xp: Any, x: Any, b: float = 4.0) -> Any:
     # For x < 0, x + sqrt(x^2 + b) cancels; multiply by the conjugate instead.
     s = xp.hypot(x, xp.full_like(x, b**0.5))
-    return xp.where(x < 0, b / (2.0 * (s - x)), (x + s) / 2.0)
+    return xp.where(x < 0, b / (2.0 * (s - x)), x / 2.0 + s / 2.0)  # x + s may overflow
 
 
 def squareplus_grad(xp: Any, x: Any, b: float = 4.0) -> Any:
@@ -217,7 +217,6 @@ define(
     fn=leaky_relu,
     grad=leaky_relu_grad,
     param_grads={"negative_slope": leaky_relu_dslope},
-    exact=True,
     inplace=True,
     params=(
         Param(
@@ -249,7 +248,6 @@ define(
     fn=prelu,
     grad=prelu_grad,
     param_grads={"weight": prelu_dweight},
-    exact=True,
     params=(
         Param(
             "weight",
@@ -332,6 +330,7 @@ define(
 
 define(
     name="elu",
+    range_attained=(False, True),
     fn=elu,
     grad=elu_grad,
     inplace=True,
@@ -354,12 +353,12 @@ define(
     "Learning by Exponential Linear Units (ELUs)",
     aliases=("ELU",),
     class_name="ELU",
-    frameworks="alpha = 1 everywhere. C1 only when alpha = 1; derivative at 0 is alpha "
-    "(PyTorch).",
+    frameworks="alpha = 1 everywhere. C1 only when alpha = 1; derivative at 0 is alpha (PyTorch).",
 )
 
 define(
     name="celu",
+    range_attained=(False, True),
     fn=celu,
     grad=celu_grad,
     inplace=True,
@@ -381,6 +380,7 @@ define(
 
 define(
     name="selu",
+    range_attained=(False, True),
     fn=selu,
     grad=selu_grad,
     inplace=True,
@@ -402,6 +402,7 @@ define(
 
 define(
     name="softplus",
+    range_attained=(False, True),
     fn=softplus,
     grad=softplus_grad,
     params=(
@@ -431,6 +432,7 @@ define(
 
 define(
     name="squareplus",
+    range_attained=(False, True),
     fn=squareplus,
     grad=squareplus_grad,
     params=(Param("b", 4.0, (Interval(left=0.0, closed="neither"),), "curvature at 0"),),

@@ -13,7 +13,7 @@ from typing import Any
 
 from ._array import nan_like_input
 from ._registry import Param, define
-from ._validation import InvalidParameterError, Interval
+from ._validation import Interval, InvalidParameterError
 
 
 def sigmoid(xp: Any, x: Any) -> Any:
@@ -147,6 +147,7 @@ define(
 
 define(
     name="sigmoid",
+    range_attained=(False, False),
     fn=sigmoid,
     grad=sigmoid_grad,
     summary="The logistic sigmoid, squashing the real line into (0, 1).",
@@ -165,6 +166,7 @@ define(
 
 define(
     name="log_sigmoid",
+    range_attained=(False, False),
     fn=log_sigmoid,
     grad=log_sigmoid_grad,
     summary="The logarithm of the sigmoid, -softplus(-x), computed without log(0).",
@@ -182,6 +184,7 @@ define(
 
 define(
     name="tanh",
+    range_attained=(False, False),
     fn=tanh,
     grad=tanh_grad,
     summary="The hyperbolic tangent, a zero-centred sigmoid onto (-1, 1).",
@@ -284,6 +287,7 @@ define(
 
 define(
     name="softsign",
+    range_attained=(False, False),
     fn=softsign,
     grad=softsign_grad,
     summary="x / (1 + |x|): a sigmoid with polynomial rather than exponential tails.",
@@ -302,6 +306,7 @@ define(
 
 define(
     name="exponential",
+    range_attained=(False, True),
     fn=exponential,
     grad=exponential,
     summary="The exponential e^x (Keras' 'exponential' activation).",

@@ -14,7 +14,7 @@ from typing import Any
 
 from ._validation import InvalidParameterError
 
-__all__ = ["parse_spec", "format_spec"]
+__all__ = ["format_spec", "parse_spec"]
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
@@ -42,8 +42,7 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
         )
     if node.args:
         raise InvalidParameterError(
-            f"activation spec {spec!r}: give parameters by keyword, e.g. "
-            f"{node.func.id}(alpha=1.0)"
+            f"activation spec {spec!r}: give parameters by keyword, e.g. {node.func.id}(alpha=1.0)"
         )
     kwargs = {}
     for kw in node.keywords:
@@ -80,13 +79,15 @@ def format_spec(name: str, kwargs: Mapping[str, Any], defaults: Mapping[str, Any
         'elu(alpha=0.5)'
     """
     items = [
-        f"{k}={_repr(v)}" for k, v in kwargs.items() if k not in defaults or not _same(v, defaults[k])
+        f"{k}={_repr(v)}"
+        for k, v in kwargs.items()
+        if k not in defaults or not _same(v, defaults[k])
     ]
     return f"{name}({', '.join(items)})" if items else name
 
 
 def _same(a: Any, b: Any) -> bool:
-    return type(a) is type(b) and a == b or (
+    return (type(a) is type(b) and a == b) or (
         isinstance(a, (int, float))
         and isinstance(b, (int, float))
         and not isinstance(a, bool)

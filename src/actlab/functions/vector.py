@@ -135,6 +135,7 @@ _PROB = dict(output_range=(0.0, 1.0), monotonic=None, smoothness="Cinf", zero_ce
 
 define(
     name="softmax",
+    range_attained=(False, False),
     fn=softmax,
     vjp_fn=softmax_vjp,
     kind="vector",
@@ -172,6 +173,7 @@ define(
 
 define(
     name="softmin",
+    range_attained=(False, False),
     fn=softmin,
     vjp_fn=softmin_vjp,
     kind="vector",

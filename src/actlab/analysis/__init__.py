@@ -1,0 +1,1 @@
+"""Analysis of the catalogue's functions: numerics audit against a high-precision reference."""

@@ -1,0 +1,288 @@
+"""The ``actlab`` command line. It only formats what the library returns.
+
+Exit codes: 0 success; 2 usage error or unknown name (nothing ran);
+3 the audit found an activation outside its accuracy bounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from . import __version__, functions
+from .functions import Activation
+
+EXIT_OK, EXIT_USAGE, EXIT_FAIL = 0, 2, 3
+
+
+def _rng(act: Activation) -> str:
+    if act.output_range is None:
+        return "?"
+    lo, hi = act.output_range
+
+    def f(v: float) -> str:
+        return ("-inf" if v < 0 else "inf") if math.isinf(v) else f"{v:.4g}"
+
+    left = "(" if math.isinf(lo) or not act.range_attained[0] else "["
+    right = ")" if math.isinf(hi) or not act.range_attained[1] else "]"
+    return f"{left}{f(lo)}, {f(hi)}{right}"
+
+
+def _yes(v: bool | None) -> str:
+    return "?" if v is None else ("yes" if v else "no")
+
+
+def _list_rows() -> list[dict[str, Any]]:
+    rows = []
+    for name in functions.names():
+        a = functions.get(name)
+        rows.append(
+            {
+                "name": a.name,
+                "formula": a.formula,
+                "range": _rng(a),
+                "monotonic": a.monotonic,
+                "smoothness": a.smoothness,
+                "zero_centred": a.zero_centred,
+                "bounded_below": a.bounded_below,
+                "bounded_above": a.bounded_above,
+                "kind": a.kind,
+                "params": {p.name: p.default for p in a.params},
+                "aliases": list(a.aliases),
+            }
+        )
+    return rows
+
+
+def _print_table(
+    title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], fmt: str
+) -> None:
+    if fmt == "markdown":
+        print("| " + " | ".join(columns) + " |")
+        print("|" + "---|" * len(columns))
+        for r in rows:
+            print("| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=title, show_lines=False)
+    for c in columns:
+        t.add_column(c, overflow="fold")
+    for r in rows:
+        t.add_row(*[str(c) for c in r])
+    Console(width=max(160, Console().width)).print(t)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    rows = _list_rows()
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    cols = ["name", "formula", "range", "monotonic", "smooth", "zero-centred", "params"]
+    body = [
+        [
+            r["name"],
+            r["formula"],
+            r["range"],
+            _yes(r["monotonic"]) if r["kind"] == "elementwise" else "n/a",
+            r["smoothness"] or "?",
+            _yes(r["zero_centred"]),
+            ", ".join(f"{k}={v!r}" for k, v in r["params"].items()),
+        ]
+        for r in rows
+    ]
+    _print_table(f"actlab catalogue: {len(rows)} activations", cols, body, args.format)
+    return EXIT_OK
+
+
+def _show_dict(a: Activation) -> dict[str, Any]:
+    return {
+        "name": a.name,
+        "summary": a.summary,
+        "formula": a.formula,
+        "latex": a.latex,
+        "kind": a.kind,
+        "parameters": [
+            {
+                "name": p.name,
+                "default": p.default,
+                "valid": " or ".join(map(str, p.constraints)) or "any",
+                "learnable": p.learnable,
+                "doc": p.doc,
+            }
+            for p in a.params
+        ],
+        "range": _rng(a),
+        "monotonic": a.monotonic,
+        "smoothness": a.smoothness,
+        "zero_centred": a.zero_centred,
+        "bounded_below": a.bounded_below,
+        "bounded_above": a.bounded_above,
+        "kinks": list(a.kinks),
+        "derivative_at_kinks": _kink_derivatives(a),
+        "origin": a.origin,
+        "aliases": sorted({*a.aliases, *([a.class_name] if a.class_name else [])}),
+        "frameworks": a.frameworks,
+        "in_place": a.inplace,
+        "user_registered": a.user,
+    }
+
+
+def _kink_derivatives(a: Activation) -> dict[str, float]:
+    if a.kind != "elementwise" or not a.kinks or not a.has_derivative:
+        return {}
+    import numpy as np
+
+    d = a.derivative(np.asarray(a.kinks, dtype=np.float64))
+    return {repr(float(k)): float(v) for k, v in zip(a.kinks, d)}
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    a = functions.get(args.name)
+    info = _show_dict(a)
+    if args.format == "json":
+        print(json.dumps(info, indent=2))
+        return EXIT_OK
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    con.print(f"[bold]{a.name}[/bold]: {a.summary}")
+    con.print(f"  formula     {a.formula}")
+    con.print(f"  LaTeX       {a.latex}")
+    if a.params:
+        t = Table("parameter", "default", "valid values", "learnable", "meaning", box=None)
+        for p in info["parameters"]:
+            t.add_row(p["name"], repr(p["default"]), p["valid"], p["learnable"], p["doc"])
+        con.print(t)
+    props = [
+        ("output range", info["range"]),
+        ("monotonic", _yes(a.monotonic)),
+        ("smoothness", a.smoothness or "?"),
+        ("zero-centred", _yes(a.zero_centred)),
+        ("bounded below", _yes(a.bounded_below)),
+        ("bounded above", _yes(a.bounded_above)),
+    ]
+    if a.kinks:
+        props.append(
+            (
+                "kinks",
+                ", ".join(
+                    f"x={k:g} (f'={d:g})"
+                    for k, d in zip(a.kinks, info["derivative_at_kinks"].values())
+                )
+                or ", ".join(map(str, a.kinks)),
+            )
+        )
+    for k, v in props:
+        con.print(f"  {k:<13} {v}")
+    con.print(f"  origin        {a.origin}")
+    con.print(f"  aliases       {', '.join(info['aliases']) or '-'}")
+    con.print(f"  frameworks    {a.frameworks or '-'}", soft_wrap=True)
+    return EXIT_OK
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from .analysis import numerics
+
+    names = [functions.get(n).name for n in args.names] or None
+    dtypes = [d.strip() for d in args.dtype.split(",") if d.strip()]
+    rows = numerics.audit(names, dtype=dtypes, points=args.points, torch_native=not args.no_torch)
+    failed = [r for r in rows if r.impl == "actlab" and not r.ok()]
+    if args.format == "json":
+        print(json.dumps([r.as_dict() for r in rows], indent=2))
+    elif args.format == "markdown":
+        print(numerics.markdown_table(rows))
+    else:
+        cols = [
+            "activation",
+            "dtype",
+            "impl",
+            "fwd max",
+            "fwd p99.9",
+            "deriv max",
+            "deriv p99.9",
+            "bad",
+        ]
+        body = [
+            [
+                r.name,
+                r.dtype,
+                r.impl,
+                numerics._fmt(r.fwd_max),
+                numerics._fmt(r.fwd_p999),
+                numerics._fmt(r.deriv_max),
+                numerics._fmt(r.deriv_p999),
+                str(r.bad),
+            ]
+            for r in rows
+        ]
+        _print_table(
+            "error in ULP against an mpmath reference (bounds: forward 2, derivative 4)",
+            cols,
+            body,
+            "table",
+        )
+    if failed:
+        print(
+            "Error: outside the accuracy bounds: "
+            + ", ".join(f"{r.name} ({r.dtype})" for r in failed),
+            file=sys.stderr,
+        )
+        return EXIT_FAIL
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="actlab", description="Activation functions, exact, and the claims about them tested."
+    )
+    parser.add_argument("--version", action="version", version=f"actlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("list", help="table of every activation: formula, range, key properties")
+    p.add_argument("--format", choices=["table", "markdown", "json"], default="table")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("show", help="everything known about one activation")
+    p.add_argument("name", help="any name or alias, e.g. LeakyReLU")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser(
+        "audit", help="accuracy in ULP against a high-precision reference, actlab beside PyTorch"
+    )
+    p.add_argument("names", nargs="*", help="activations (default: every elementwise one)")
+    p.add_argument(
+        "--dtype",
+        default="float32",
+        help="comma-separated: float32, bfloat16, float16 (default: float32)",
+    )
+    p.add_argument("--points", type=int, default=4000, help="grid size (default: 4000)")
+    p.add_argument("--no-torch", action="store_true", help="skip PyTorch's native ops")
+    p.add_argument("--format", choices=["table", "markdown", "json"], default="table")
+    p.set_defaults(func=cmd_audit)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (the console script exits with it)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.func(args))
+    except (functions.UnknownActivationError, functions.InvalidParameterError, ValueError) as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

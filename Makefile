@@ -15,11 +15,11 @@ $(STAMP): pyproject.toml constraints.txt
 ## The test suite (what CI runs): lint, then the tests not marked slow.
 test: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
-	$(PY) -m pytest -m "not slow" src tests
+	$(PY) -m pytest -q -m "not slow" src tests
 
 ## Slow tests: full-range numerics sweeps and the like.
 test-slow: $(STAMP)
-	$(PY) -m pytest -m slow tests
+	$(PY) -m pytest -q -m slow tests
 
 ## The main job until the claims report exists: the catalogue table and the numerics audit.
 catalogue: $(STAMP)

@@ -140,6 +140,7 @@ for _name in functions.names():
     if _name not in globals():
         globals()[_name] = _make(_name)
         __all__.append(_name)
+del _name
 
 
 def __getattr__(name: str) -> Callable[..., torch.Tensor]:
@@ -160,7 +161,7 @@ def autodiff_derivative(act: Activation, x: Any, params: dict[str, Any]) -> Any:
     import numpy as np
 
     is_torch = isinstance(x, torch.Tensor)
-    t = x if is_torch else torch.from_numpy(np.ascontiguousarray(x))
+    t = x if is_torch else torch.from_numpy(np.array(x, copy=True))
     wide = torch.float64 if t.dtype in (torch.float32, torch.float64) else torch.float32
     with torch.enable_grad():
         tw = t.detach().to(wide).requires_grad_(True)

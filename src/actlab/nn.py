@@ -198,8 +198,9 @@ def _build_class(act: Activation) -> type[ActivationModule]:
         "        - Output: ``(*)``, same shape as the input"
         + (" (half the size along ``dim``)" if "glu" in act.name else "")
         + ".\n\n"
-        f"    Examples::\n\n        >>> m = actlab.create({act.name!r})\n"
-        f"        >>> output = m(torch.randn(2))\n"
+        f"    Examples::\n\n        >>> import torch, actlab\n"
+        f"        >>> m = actlab.create({act.name!r})\n"
+        f"        >>> m(torch.randn(4, 6)).shape[0]\n        4\n"
     )
     cls = type(
         cls_name, (ActivationModule,), {"activation": act, "__doc__": doc, "__module__": __name__}
@@ -212,6 +213,7 @@ for _name in functions.names():
     _cls = module_class(_name)
     globals()[_cls.__name__] = _cls
     __all__.append(_cls.__name__)
+del _name, _cls
 
 
 def create(spec: str | Activation | type[nn.Module] | nn.Module, /, **kwargs: Any) -> nn.Module:
@@ -281,7 +283,7 @@ def _torch_spec(m: nn.Module) -> str:
     if cls == "PReLU":
         return format_spec(
             "prelu",
-            {"num_parameters": m.num_parameters, "init": 0.25},
+            {"num_parameters": m.num_parameters, "init": getattr(m, "init", 0.25)},
             {"num_parameters": 1, "init": 0.25},
         )
     name, attrs = _TORCH_ATTRS.get(cls, (cls, ()))

@@ -247,6 +247,7 @@ def audit(
     points: int = 4000,
     torch_native: bool = True,
     params: dict[str, dict[str, Any]] | None = None,
+    extra: Iterable[float] = (),
 ) -> list[AuditRow]:
     """Audit forward and derivative accuracy of elementwise activations.
 
@@ -256,6 +257,7 @@ def audit(
         points: approximate grid size (see :func:`grid`).
         torch_native: also measure PyTorch's own op where it has one.
         params: per-activation parameter overrides, ``{"elu": {"alpha": 0.5}}``.
+        extra: more input points (rounded to each dtype), e.g. around a derivative's zero.
 
     Returns:
         One :class:`AuditRow` per activation, dtype and implementation.
@@ -268,10 +270,10 @@ def audit(
         names = [names]
     dtypes = [dtype] if isinstance(dtype, str) else list(dtype)
     for dt in dtypes:
-        if dt not in ("float32", "bfloat16", "float16"):
-            raise ValueError(f"dtype must be float32, bfloat16 or float16; got {dt!r}")
+        if dt not in _PRECISION:
+            raise ValueError(f"dtype must be one of {', '.join(_PRECISION)}; got {dt!r}")
     rows = []
-    base = grid(points).astype(np.float64)
+    base = np.concatenate([grid(points).astype(np.float64), np.asarray(list(extra), np.float64)])
     for name in names:
         act = functions.get(name)
         if act.kind != "elementwise":

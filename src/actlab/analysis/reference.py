@@ -25,10 +25,16 @@ error below ``2**-TARGET_BITS`` (``TARGET_BITS = 120``, i.e. about 1e-36; the au
 1e-30).  Two mechanisms keep that promise over the whole finite float range:
 
 * *Argument growth.*  Where an exponential is applied to a computed (rounded) argument
-  ``g(x)`` -- ``-x/sqrt(2)`` in ``erfc``, ``sqrt(2/pi)(x + 0.044715 x^3)``, ``1.702 x`` --
-  the relative error of the result is ``|g|`` times that of ``g``.  Each function declares
-  the polynomial degree of its exponent (1, 2 for gelu, 3 for gelu_tanh) and gets that many
-  times ``log2|x|`` extra bits, e.g. ~540 bits for gelu_tanh at ``|x| = 3e38``.
+  ``g(x)`` -- ``-x/sqrt(2)`` in ``erfc``, ``sqrt(2/pi)(x + 0.044715 x^3)``, ``1.702 x``,
+  ``x/alpha`` -- the relative error of the result is ``|g|`` times that of ``g``.  Such
+  functions declare the polynomial degree of ``g`` (1 for quick_gelu and celu, 2 for gelu,
+  3 for gelu_tanh) and get that many times ``log2|x|`` extra bits, e.g. ~540 bits for
+  gelu_tanh at ``|x| = 3e38``.  Exponentials of exact arguments (``exp(x)``,
+  ``exp(-x*x/2)``, ``exp(beta*x)`` with float beta) need nothing: mpmath reduces them with
+  enough bits itself, and its exponent range is unbounded.  For ``|x| >= 2**16`` gelu uses
+  the Mills-ratio series ``Phi(-a) = phi(a)/a (1 - 1/a^2 + 3/a^4 - ...)`` with the exact
+  ``exp(-x*x/2)`` (so its extra bits stop at 34; mpmath's erfc also raises OverflowError
+  beyond ~1e154).
 * *Cancellation detection.*  Every sum of terms of different sign goes through ``_sum``,
   which compares the magnitude of the largest term with that of the result.  When more bits
   were lost than the working precision can spare, the whole evaluation is repeated at a
@@ -103,7 +109,6 @@ _MAX_PREC = 1 << 15
 _target: contextvars.ContextVar[int] = contextvars.ContextVar("_target", default=TARGET_BITS)
 
 _INF = mpf("inf")
-_NINF = mpf("-inf")
 
 
 class _NeedMorePrecision(Exception):

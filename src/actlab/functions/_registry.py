@@ -254,6 +254,11 @@ def _add(act: Activation) -> Activation:
     keys = {_norm(act.name)} | {_norm(a) for a in act.aliases}
     if act.class_name:
         keys.add(_norm(act.class_name))
+    if act.name in _REGISTRY:  # same canonical name: it would silently replace that entry
+        raise ValueError(
+            f"cannot register {act.name!r}: an activation of that name already exists "
+            f"(use replace=True to replace a user-registered one)"
+        )
     for key in keys:
         owner = _LOOKUP.get(key)
         if owner is not None and owner != act.name:

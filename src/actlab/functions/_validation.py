@@ -57,7 +57,8 @@ class Interval:
     def __str__(self) -> str:
         kind = "an int" if self.kind is numbers.Integral else "a float"
         if self.left is None and self.right is None:
-            return f"{kind}" + ("" if self.allow_inf else " (finite)")
+            finite_note = self.allow_inf or self.kind is numbers.Integral  # ints are finite
+            return f"{kind}" + ("" if finite_note else " (finite)")
         lo = "-inf" if self.left is None else _fmt(self.left)
         hi = "inf" if self.right is None else _fmt(self.right)
         lb = "[" if self.closed in ("left", "both") and self.left is not None else "("

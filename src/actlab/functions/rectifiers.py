@@ -136,13 +136,14 @@ def softplus_grad(xp: Any, x: Any, beta: float = 1.0, threshold: float = 20.0) -
 def squareplus(xp: Any, x: Any, b: float = 4.0) -> Any:
     # For x < 0, x + sqrt(x^2 + b) cancels; multiply by the conjugate instead.
     s = xp.hypot(x, xp.full_like(x, b**0.5))
-    return xp.where(x < 0, b / (2.0 * (s - x)), x / 2.0 + s / 2.0)  # x + s may overflow
+    # Halves first: x + s and s - x overflow for x near the float max (bfloat16 input).
+    return xp.where(x < 0, (b / 4.0) / (s / 2.0 - x / 2.0), x / 2.0 + s / 2.0)
 
 
 def squareplus_grad(xp: Any, x: Any, b: float = 4.0) -> Any:
     s = xp.hypot(x, xp.full_like(x, b**0.5))
     ratio = xp.where(xp.isinf(x), 1.0, x / s)  # x/s -> 1 as x -> inf, not inf/inf
-    return xp.where(x < 0, b / (2.0 * s * (s - x)), (1.0 + ratio) / 2.0)
+    return xp.where(x < 0, (b / (4.0 * s)) / (s / 2.0 - x / 2.0), (1.0 + ratio) / 2.0)
 
 
 def sparse_plus(xp: Any, x: Any) -> Any:

@@ -78,8 +78,9 @@ def hard_sigmoid_grad(xp: Any, x: Any) -> Any:
 
 
 def hard_sigmoid_keras2(xp: Any, x: Any) -> Any:
-    # x / 5 rather than 0.2 * x: 0.2 is not a binary fraction, 1/5 is the definition.
-    return clip(xp, x / 5.0 + 0.5, 0.0, 1.0)
+    # (x + 2.5) / 5 rather than 0.2 * x + 0.5: 0.2 is not a binary fraction, and the
+    # sum is exact near the kink at -2.5, where 0.2x + 0.5 cancels.
+    return clip(xp, (x + 2.5) / 5.0, 0.0, 1.0)
 
 
 def hard_sigmoid_keras2_grad(xp: Any, x: Any) -> Any:

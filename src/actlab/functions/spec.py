@@ -48,6 +48,8 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
     for kw in node.keywords:
         if kw.arg is None:
             raise InvalidParameterError(f"activation spec {spec!r}: **kwargs are not allowed")
+        if kw.arg in kwargs:
+            raise InvalidParameterError(f"activation spec {spec!r}: {kw.arg!r} is given twice")
         kwargs[kw.arg] = _literal(kw.value, spec)
     return node.func.id, kwargs
 

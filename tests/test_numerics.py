@@ -10,6 +10,7 @@ import actlab
 from actlab.analysis import numerics, reference
 
 ELEMENTWISE = [n for n in actlab.names() if actlab.get(n).kind == "elementwise"]
+VECTOR = [n for n in actlab.names() if actlab.get(n).kind == "vector"]
 
 # Zeros of derivatives, where f' = a + b with a ~ -b: the hardest points for a derivative.
 DERIVATIVE_ZEROS = {
@@ -152,6 +153,23 @@ def test_user_activation_is_audited_against_its_float64_self() -> None:
         assert row.ok() and row.points > 100 and row.deriv_max is not None
     finally:
         actlab.unregister("isru_audit_demo")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
+def test_vector_activations_within_bounds(dtype: str) -> None:
+    """Softmax family, sparsemax and GLUs: forward and vjp on rows where one entry dominates."""
+    rows = numerics.audit_vector(VECTOR, dtype=dtype, rows=80, torch_native=False)
+    assert {r.name for r in rows} == set(VECTOR)
+    failed = [r for r in rows if not r.ok()]
+    assert not failed, failed
+
+
+def test_log_softmax_keeps_the_tail_of_a_dominant_entry() -> None:
+    """x_max - logsumexp = -log1p(rest): a naive log(sum) returns exactly 0 here."""
+    x = np.array([0.0, -40.0], dtype=np.float64)
+    y = actlab.get("log_softmax").forward(x)
+    assert y[0] == pytest.approx(-np.exp(-40.0), rel=1e-15)
+    assert y[0] != 0.0
 
 
 @pytest.mark.slow

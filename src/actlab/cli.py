@@ -190,9 +190,18 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     from .analysis import numerics
 
-    names = [functions.get(n).name for n in args.names] or None
+    acts = [functions.get(n) for n in args.names] or [functions.get(n) for n in functions.names()]
     dtypes = [d.strip() for d in args.dtype.split(",") if d.strip()]
-    rows = numerics.audit(names, dtype=dtypes, points=args.points, torch_native=not args.no_torch)
+    elementwise = [a.name for a in acts if a.kind == "elementwise"]
+    vector = [a.name for a in acts if a.kind == "vector"]
+    torch_native = not args.no_torch
+    rows = []
+    if elementwise:
+        rows += numerics.audit(
+            elementwise, dtype=dtypes, points=args.points, torch_native=torch_native
+        )
+    if vector:
+        rows += numerics.audit_vector(vector, dtype=dtypes, torch_native=torch_native)
     failed = [r for r in rows if r.impl == "actlab" and not r.ok()]
     if args.format == "json":
         print(json.dumps([r.as_dict() for r in rows], indent=2))
@@ -257,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "audit", help="accuracy in ULP against a high-precision reference, actlab beside PyTorch"
     )
-    p.add_argument("names", nargs="*", help="activations (default: every elementwise one)")
+    p.add_argument("names", nargs="*", help="activations (default: all)")
     p.add_argument(
         "--dtype",
         default="float32",

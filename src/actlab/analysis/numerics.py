@@ -300,6 +300,103 @@ def audit(
     return rows
 
 
+def _torch_vector_native(name: str) -> Callable[[Any], Any] | None:
+    import torch
+    import torch.nn.functional as F
+
+    return {
+        "softmax": lambda x: torch.softmax(x, -1),
+        "log_softmax": lambda x: torch.log_softmax(x, -1),
+        "softmin": lambda x: F.softmin(x, -1),
+        "glu": lambda x: F.glu(x, -1),
+    }.get(name)
+
+
+def audit_vector(
+    names: str | Sequence[str] | None = None,
+    *,
+    dtype: str | Sequence[str] = "float32",
+    rows: int = 200,
+    length: int = 8,
+    torch_native: bool = True,
+    seed: int = 0,
+) -> list[AuditRow]:
+    """Audit the vector activations (softmax family, sparsemax, GLUs) on random rows.
+
+    Rows of ``length`` values ~ N(0, s^2) for s in 0.1, 1, 10 and 100, rounded to
+    the dtype; the "derivative" columns are the vector-Jacobian product with a
+    random N(0, 1) cotangent, against :func:`reference.vector_vjp`.
+    """
+    import torch
+
+    from .. import functional as AF
+
+    if names is None:
+        names = [n for n in functions.names() if functions.get(n).kind == "vector"]
+    elif isinstance(names, str):
+        names = [names]
+    dtypes = [dtype] if isinstance(dtype, str) else list(dtype)
+    rng = np.random.default_rng(seed)
+    scales = np.repeat([0.1, 1.0, 10.0, 100.0], -(-rows // 4))[:rows, None]
+    xs = rng.standard_normal((rows, length)) * scales
+    out = []
+    for name in names:
+        act = functions.get(name)
+        glu = name in ("glu", "swiglu", "geglu")
+        g64 = rng.standard_normal((rows, length // 2 if glu else length))
+        impls = [("actlab", lambda t, a=act: AF.apply(a, t, dim=-1))]
+        native = _torch_vector_native(act.name) if torch_native else None
+        if native is not None:
+            impls.append(("torch", native))
+        for dt in dtypes:
+            x64 = _as_f64(_round_to(xs, dt))
+            gs = _as_f64(_round_to(g64, dt))  # the reference sees the same rounded cotangent
+            ref_f = np.stack([reference.vector_forward(name, r) for r in x64])
+            ref_d = np.stack([reference.vector_vjp(name, r, g) for r, g in zip(x64, gs)])
+            for impl, fn in impls:
+                xt = _round_to(x64, dt).requires_grad_(True)
+                y = fn(xt)
+                (d,) = torch.autograd.grad(y, xt, _round_to(gs, dt))
+                out.append(
+                    _score(
+                        name,
+                        dt,
+                        impl,
+                        x64.ravel(),
+                        ref_f.ravel(),
+                        ref_d.ravel(),
+                        _as_f64(y).ravel(),
+                        _as_f64(d).ravel(),
+                    )
+                )
+    return out
+
+
+def _score(
+    name: str,
+    dtype: str,
+    impl: str,
+    x: np.ndarray,
+    ref_f: np.ndarray,
+    ref_d: np.ndarray,
+    yf: np.ndarray,
+    df: np.ndarray,
+) -> AuditRow:
+    big, tiny = _MAX[dtype], 2.0 ** _PRECISION[dtype][1]
+    normal = np.isfinite(ref_f) & (np.abs(ref_f) >= tiny) & (np.abs(ref_f) <= big)
+    dn = np.isfinite(ref_d) & (np.abs(ref_d) >= tiny) & (np.abs(ref_d) <= big)
+    bad = int(np.sum(np.isfinite(ref_f) & ~np.isfinite(yf)))
+    bad += int(np.sum(np.isfinite(ref_d) & ~np.isfinite(df)))
+    ef = ulp_error(yf[normal], ref_f[normal], dtype)
+    ed = ulp_error(df[dn], ref_d[dn], dtype)
+    worst = (
+        float(x[: ef.size][int(np.argmax(ef))]) if ef.size and x.size == yf.size else float("nan")
+    )
+    return AuditRow(
+        name, dtype, impl, int(normal.sum()), _max(ef), _pct(ef), _max(ed), _pct(ed), bad, worst
+    )
+
+
 def markdown_table(rows: Sequence[AuditRow]) -> str:
     """The audit as a Markdown table, actlab and PyTorch side by side per activation and dtype."""
     by_key: dict[tuple[str, str], dict[str, AuditRow]] = {}

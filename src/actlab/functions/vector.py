@@ -29,24 +29,55 @@ def _back(xp: Any, x: Any, dim: int) -> Any:
     return xp.moveaxis(x, -1, dim)
 
 
+def _split_max(xp: Any, x: Any, dim: int) -> tuple[Any, Any, Any]:
+    """z = x - max along dim (moved last), e = exp(z), and a mask of one argmax per row.
+
+    Separating the largest term (whose exponential is exactly 1) is what lets the
+    formulas below avoid ``1 + tiny`` and ``g_k - <g, y>`` cancellations when one
+    entry dominates.
+    """
+    z = _last(xp, x, dim)
+    z = z - xp.max(z, axis=-1, keepdims=True)  # every exponent <= 0: no overflow
+    n = z.shape[-1]
+    idx = xp.arange(n, device=aac.device(x))
+    top = idx == xp.argmax(z, axis=-1, keepdims=True)
+    return z, xp.exp(z), top
+
+
 def softmax(xp: Any, x: Any, dim: int = -1) -> Any:
-    # Subtracting the max makes every exponent <= 0: no overflow, same result.
-    e = xp.exp(x - xp.max(x, axis=dim, keepdims=True))
-    return e / xp.sum(e, axis=dim, keepdims=True)
+    _, e, _ = _split_max(xp, x, dim)
+    return _back(xp, e / xp.sum(e, axis=-1, keepdims=True), dim)
 
 
 def softmax_vjp(xp: Any, x: Any, g: Any, dim: int = -1) -> Any:
-    y = softmax(xp, x, dim)
-    return y * (g - xp.sum(g * y, axis=dim, keepdims=True))
+    # g_i - <g, y> = (g_i - g_k) + D with D = sum_{j != k} y_j (g_k - g_j), k the argmax:
+    # at the dominant entry the result is D itself, with no cancellation against g_k.
+    _, e, top = _split_max(xp, x, dim)
+    y = e / xp.sum(e, axis=-1, keepdims=True)
+    gl = _last(xp, g, dim)
+    gk = xp.sum(xp.where(top, gl, 0.0), axis=-1, keepdims=True)
+    d = xp.sum(xp.where(top, 0.0, y * (gk - gl)), axis=-1, keepdims=True)
+    return _back(xp, y * ((gl - gk) + d), dim)
 
 
 def log_softmax(xp: Any, x: Any, dim: int = -1) -> Any:
-    z = x - xp.max(x, axis=dim, keepdims=True)
-    return z - xp.log(xp.sum(xp.exp(z), axis=dim, keepdims=True))
+    # x_i - logsumexp = z_i - log1p(sum of the non-max exponentials): log(1 + rest)
+    # would round rest away whenever one entry dominates.
+    z, e, top = _split_max(xp, x, dim)
+    rest = xp.sum(xp.where(top, 0.0, e), axis=-1, keepdims=True)
+    return _back(xp, z - xp.log1p(rest), dim)
 
 
 def log_softmax_vjp(xp: Any, x: Any, g: Any, dim: int = -1) -> Any:
-    return g - softmax(xp, x, dim) * xp.sum(g, axis=dim, keepdims=True)
+    # g_i - y_i G; at the argmax k: -(G - g_k) + (1 - y_k) G with 1 - y_k = rest / (1 + rest).
+    _, e, top = _split_max(xp, x, dim)
+    total = xp.sum(e, axis=-1, keepdims=True)
+    rest = xp.sum(xp.where(top, 0.0, e), axis=-1, keepdims=True)
+    gl = _last(xp, g, dim)
+    big_g = xp.sum(gl, axis=-1, keepdims=True)
+    others = xp.sum(xp.where(top, 0.0, gl), axis=-1, keepdims=True)
+    at_top = (rest / total) * big_g - others
+    return _back(xp, xp.where(top, at_top, gl - (e / total) * big_g), dim)
 
 
 def softmin(xp: Any, x: Any, dim: int = -1) -> Any:
@@ -76,8 +107,9 @@ def sparsemax_vjp(xp: Any, x: Any, g: Any, dim: int = -1) -> Any:
     y = _last(xp, sparsemax(xp, x, dim), dim)
     gl = _last(xp, g, dim)
     s = xp.astype(y > 0, gl.dtype)
-    v = xp.sum(gl * s, axis=-1, keepdims=True) / xp.sum(s, axis=-1, keepdims=True)
-    return _back(xp, s * (gl - v), dim)
+    k = xp.sum(s, axis=-1, keepdims=True)
+    # (k g_i - sum_S g) / k rounds once; g_i - mean rounds the mean first, then cancels.
+    return _back(xp, s * (k * gl - xp.sum(gl * s, axis=-1, keepdims=True)) / k, dim)
 
 
 def _halves(xp: Any, x: Any, dim: int) -> tuple[Any, Any]:

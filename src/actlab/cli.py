@@ -101,6 +101,16 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def _show_dict(a: Activation) -> dict[str, Any]:
+    computed: list[str] = []
+    if a.user and a.kind == "elementwise":
+        # metadata the user left out is computed from the function itself
+        from dataclasses import replace
+
+        from .analysis.properties import fill_metadata
+
+        meta = fill_metadata(a)
+        computed = meta.pop("computed")
+        a = replace(a, **meta)
     return {
         "name": a.name,
         "summary": a.summary,
@@ -130,6 +140,7 @@ def _show_dict(a: Activation) -> dict[str, Any]:
         "frameworks": a.frameworks,
         "in_place": a.inplace,
         "user_registered": a.user,
+        "computed": computed,
     }
 
 
@@ -143,8 +154,8 @@ def _kink_derivatives(a: Activation) -> dict[str, float]:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    info = _show_dict(functions.get(args.name))
     a = functions.get(args.name)
-    info = _show_dict(a)
     if args.format == "json":
         print(json.dumps(info, indent=2))
         return EXIT_OK
@@ -162,12 +173,14 @@ def cmd_show(args: argparse.Namespace) -> int:
         con.print(t)
     props = [
         ("output range", info["range"]),
-        ("monotonic", _yes(a.monotonic)),
-        ("smoothness", a.smoothness or "?"),
-        ("zero-centred", _yes(a.zero_centred)),
-        ("bounded below", _yes(a.bounded_below)),
-        ("bounded above", _yes(a.bounded_above)),
+        ("monotonic", _yes(info["monotonic"])),
+        ("smoothness", info["smoothness"] or "?"),
+        ("zero-centred", _yes(info["zero_centred"])),
+        ("bounded below", _yes(info["bounded_below"])),
+        ("bounded above", _yes(info["bounded_above"])),
     ]
+    if info["computed"]:
+        props.append(("computed", ", ".join(info["computed"]) + " (not declared)"))
     if a.kinks:
         props.append(
             (
@@ -247,11 +260,34 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def load_plugins(modules: Sequence[str] = ()) -> None:
+    """Import user modules that register activations: ``--import`` ones and the
+    ``actlab.activations`` entry-point group of installed packages."""
+    import importlib
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="actlab.activations"):
+        ep.load()
+    for mod in modules:
+        try:
+            importlib.import_module(mod)
+        except ImportError as exc:
+            raise ValueError(f"cannot import {mod!r} (from --import): {exc}") from exc
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="actlab", description="Activation functions, exact, and the claims about them tested."
     )
     parser.add_argument("--version", action="version", version=f"actlab {__version__}")
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first (where your @actlab.register activations live); repeatable",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("list", help="table of every activation: formula, range, key properties")
@@ -287,6 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
+        load_plugins(args.imports)
         return int(args.func(args))
     except (functions.UnknownActivationError, functions.InvalidParameterError, ValueError) as exc:
         print(f"Error: {exc}", file=sys.stderr)

@@ -69,7 +69,13 @@ class Activation:
 
     Call :meth:`forward` and :meth:`derivative` with any array-API array (NumPy,
     torch, ...) or a Python number; the result has the input's type and dtype.
-    Metadata describe the function at its default parameters.
+
+    Metadata describe the function at its default parameters: ``output_range``
+    (with ``range_attained`` telling whether each finite end is reached or only
+    approached), ``monotonic`` (non-decreasing), ``smoothness`` (``"discontinuous"``,
+    ``"C0"``, ``"C1"``, ``"Cinf"``), ``zero_centred`` (E f(z) = 0 for z ~ N(0, 1)),
+    ``kinks`` (where f or f' jumps). ``None`` means not declared:
+    :func:`actlab.analysis.properties.fill_metadata` computes it.
     """
 
     name: str

@@ -393,7 +393,7 @@ define(
     output_range=(-SELU_SCALE * SELU_ALPHA, INF),
     monotonic=True,
     smoothness="C0",
-    zero_centred=False,
+    zero_centred=True,  # E selu(z) = 0 for z ~ N(0, 1): the point of its constants
     kinks=(0.0,),
     origin="Klambauer, Unterthiner, Mayr, Hochreiter (2017), Self-Normalizing Neural Networks",
     aliases=("SELU",),

@@ -69,7 +69,7 @@ define(
     formula="f(x) = x if |x| > lambd else 0",
     latex=r"f(x) = \begin{cases} x & |x| > \lambda \\ 0 & |x| \le \lambda \end{cases}",
     output_range=(-INF, INF),
-    monotonic=False,
+    monotonic=True,
     smoothness="discontinuous",
     zero_centred=True,
     kinks=(-0.5, 0.5),

@@ -21,12 +21,18 @@ INF = float("inf")
 _DIM = Param("dim", -1, (Interval(kind=numbers.Integral),), "the dimension it works along")
 
 
+# permute_dims rather than moveaxis: torch.func.vmap has no batching rule for
+# aten::moveaxis, and the autograd Functions' generated vmap rule needs one.
 def _last(xp: Any, x: Any, dim: int) -> Any:
-    return xp.moveaxis(x, dim, -1)
+    d = dim % x.ndim
+    return xp.permute_dims(x, (*(i for i in range(x.ndim) if i != d), d))
 
 
 def _back(xp: Any, x: Any, dim: int) -> Any:
-    return xp.moveaxis(x, -1, dim)
+    d = dim % x.ndim
+    order = list(range(x.ndim - 1))
+    order.insert(d, x.ndim - 1)
+    return xp.permute_dims(x, tuple(order))
 
 
 def _split_max(xp: Any, x: Any, dim: int) -> tuple[Any, Any, Any]:

@@ -22,6 +22,12 @@ def _params(static: tuple, names: tuple, tensors: tuple) -> dict[str, Any]:
     return p
 
 
+def _not_input(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    # identity (and a same-dtype no-op cast) hands back the input itself, which autograd
+    # cannot both return and save; a view of it is what it asks for.
+    return y.view_as(y) if y is x else y
+
+
 def _sum_to(t: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     """Reduce a broadcast gradient back to a parameter's shape."""
     while t.dim() > len(shape):
@@ -37,7 +43,7 @@ class ElementwiseFn(torch.autograd.Function):
 
     @staticmethod
     def forward(x: torch.Tensor, act: Activation, static: tuple, names: tuple, *tensors: Any):
-        return act._eval(act.fn, x, _params(static, names, tensors))
+        return _not_input(act._eval(act.fn, x, _params(static, names, tensors)), x)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple, output: Any) -> None:
@@ -64,7 +70,7 @@ class VectorFn(torch.autograd.Function):
 
     @staticmethod
     def forward(x: torch.Tensor, act: Activation, static: tuple):
-        return act._eval(act.fn, x, dict(static))
+        return _not_input(act._eval(act.fn, x, dict(static)), x)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple, output: Any) -> None:

@@ -202,9 +202,9 @@ class Activation:
         xp = namespace(x)
         cd = compute_dtype(xp, x.dtype, exact=self.exact)
         with np.errstate(all="ignore"):
-            g = xp.astype(as_array(grad), cd)
-            out = self.vjp_fn(xp, xp.astype(x, cd), g, **_cast_params(xp, p, cd))
-            return xp.astype(out, x.dtype)
+            g = _astype(xp, as_array(grad), cd)
+            out = self.vjp_fn(xp, _astype(xp, x, cd), g, **_cast_params(xp, p, cd))
+            return _astype(xp, out, x.dtype)
 
     def param_derivative(self, name: str, x: Any, /, **params: Any) -> Any:
         """Elementwise partial derivative of f(x) with respect to parameter ``name``."""
@@ -219,8 +219,8 @@ class Activation:
         # where() evaluates both branches, and rounding to float32 may overflow to inf
         # as it should: silence NumPy's warnings, the results are the intended ones.
         with np.errstate(all="ignore"):
-            y = self._call(fn, xp, xp.astype(x, cd), _cast_params(xp, params, cd))
-            return xp.astype(y, x.dtype)
+            y = self._call(fn, xp, _astype(xp, x, cd), _cast_params(xp, params, cd))
+            return _astype(xp, y, x.dtype)
 
     def _call(self, fn: Callable[..., Any], xp: Any, x: Any, params: dict[str, Any]) -> Any:
         if self.accepts_xp:
@@ -235,9 +235,14 @@ def _is_array(v: Any) -> bool:
     return hasattr(v, "shape") and hasattr(v, "dtype") and not isinstance(v, np.number)
 
 
+def _astype(xp: Any, x: Any, dtype: Any) -> Any:
+    # The array API's astype copies by default; a same-dtype "cast" must cost nothing.
+    return x if x.dtype == dtype else xp.astype(x, dtype)
+
+
 def _cast_params(xp: Any, params: dict[str, Any], dtype: Any) -> dict[str, Any]:
     """Array parameters follow the compute dtype; Python numbers stay Python numbers."""
-    return {k: xp.astype(v, dtype) if _is_array(v) else v for k, v in params.items()}
+    return {k: _astype(xp, v, dtype) if _is_array(v) else v for k, v in params.items()}
 
 
 # --------------------------------------------------------------------------------------

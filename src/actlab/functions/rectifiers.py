@@ -22,8 +22,8 @@ SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def relu(xp: Any, x: Any) -> Any:
-    # where(x < 0, 0, x) rather than where(x > 0, x, 0): NaN must come through.
-    return xp.where(x < 0, 0.0, x)
+    # maximum propagates NaN (where(x > 0, x, 0) would turn it into 0)
+    return xp.maximum(x, 0.0)
 
 
 def relu_grad(xp: Any, x: Any) -> Any:
@@ -39,12 +39,12 @@ def relu6_grad(xp: Any, x: Any) -> Any:
 
 
 def relu2(xp: Any, x: Any) -> Any:
-    r = xp.where(x < 0, 0.0, x)
+    r = xp.maximum(x, 0.0)
     return r * r
 
 
 def relu2_grad(xp: Any, x: Any) -> Any:
-    return 2.0 * xp.where(x < 0, 0.0, x)
+    return 2.0 * xp.maximum(x, 0.0)
 
 
 def leaky_relu(xp: Any, x: Any, negative_slope: Any = 0.01) -> Any:
@@ -98,9 +98,9 @@ def threshold_grad(xp: Any, x: Any, threshold: float = 0.0, value: float = 0.0) 
 
 
 def elu(xp: Any, x: Any, alpha: float = 1.0) -> Any:
-    # expm1 of the masked input: the branch not taken cannot overflow, and expm1
-    # keeps the relative accuracy that exp(x) - 1 loses near 0.
-    return xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0.0)))
+    # Branch-free: max(x, 0) + alpha * expm1(min(x, 0)). expm1 of the clamped input
+    # cannot overflow, and keeps the relative accuracy that exp(x) - 1 loses near 0.
+    return xp.maximum(x, 0.0) + alpha * xp.expm1(xp.minimum(x, 0.0))
 
 
 def elu_grad(xp: Any, x: Any, alpha: float = 1.0) -> Any:
@@ -108,7 +108,7 @@ def elu_grad(xp: Any, x: Any, alpha: float = 1.0) -> Any:
 
 
 def celu(xp: Any, x: Any, alpha: float = 1.0) -> Any:
-    return xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0.0) / alpha))
+    return xp.maximum(x, 0.0) + alpha * xp.expm1(xp.minimum(x, 0.0) / alpha)
 
 
 def celu_grad(xp: Any, x: Any, alpha: float = 1.0) -> Any:

@@ -158,7 +158,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_console_script_smoke() -> None:
     exe = Path(sys.executable).with_name("actlab")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "actlab.cli"]
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "actlab"]
     ok = subprocess.run([*cmd, "show", "mish"], capture_output=True, text=True, check=True)
     assert "Misra (2019)" in ok.stdout
     bad = subprocess.run([*cmd, "show", "msh"], capture_output=True, text=True)

@@ -1,8 +1,4 @@
-"""The ``actlab`` command line. It only formats what the library returns.
-
-Exit codes: 0 success; 2 usage error or unknown name (nothing ran);
-3 the audit found an activation outside its accuracy bounds.
-"""
+"""``actlab list``, ``actlab show``, ``actlab audit``: the catalogue and its numerics."""
 
 from __future__ import annotations
 
@@ -10,13 +6,11 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Sequence
 from typing import Any
 
-from . import __version__, functions
-from .functions import Activation
-
-EXIT_OK, EXIT_USAGE, EXIT_FAIL = 0, 2, 3
+from .. import functions
+from ..functions import Activation
+from . import EXIT_FAIL, EXIT_OK, print_table
 
 
 def _rng(act: Activation) -> str:
@@ -58,26 +52,6 @@ def _list_rows() -> list[dict[str, Any]]:
     return rows
 
 
-def _print_table(
-    title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], fmt: str
-) -> None:
-    if fmt == "markdown":
-        print("| " + " | ".join(columns) + " |")
-        print("|" + "---|" * len(columns))
-        for r in rows:
-            print("| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |")
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    t = Table(title=title, show_lines=False)
-    for c in columns:
-        t.add_column(c, overflow="fold")
-    for r in rows:
-        t.add_row(*[str(c) for c in r])
-    Console(width=max(160, Console().width)).print(t)
-
-
 def cmd_list(args: argparse.Namespace) -> int:
     rows = _list_rows()
     if args.format == "json":
@@ -96,7 +70,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         ]
         for r in rows
     ]
-    _print_table(f"actlab catalogue: {len(rows)} activations", cols, body, args.format)
+    print_table(f"actlab catalogue: {len(rows)} activations", cols, body, args.format)
     return EXIT_OK
 
 
@@ -106,7 +80,7 @@ def _show_dict(a: Activation) -> dict[str, Any]:
         # metadata the user left out is computed from the function itself
         from dataclasses import replace
 
-        from .analysis.properties import fill_metadata
+        from ..analysis.properties import fill_metadata
 
         meta = fill_metadata(a)
         computed = meta.pop("computed")
@@ -201,7 +175,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from .analysis import numerics
+    from ..analysis import numerics
 
     acts = [functions.get(n) for n in args.names] or [functions.get(n) for n in functions.names()]
     dtypes = [d.strip() for d in args.dtype.split(",") if d.strip()]
@@ -244,7 +218,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
             ]
             for r in rows
         ]
-        _print_table(
+        print_table(
             "error in ULP against an mpmath reference (bounds: forward 2, derivative 4)",
             cols,
             body,
@@ -260,36 +234,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def load_plugins(modules: Sequence[str] = ()) -> None:
-    """Import user modules that register activations: ``--import`` ones and the
-    ``actlab.activations`` entry-point group of installed packages."""
-    import importlib
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group="actlab.activations"):
-        ep.load()
-    for mod in modules:
-        try:
-            importlib.import_module(mod)
-        except ImportError as exc:
-            raise ValueError(f"cannot import {mod!r} (from --import): {exc}") from exc
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="actlab", description="Activation functions, exact, and the claims about them tested."
-    )
-    parser.add_argument("--version", action="version", version=f"actlab {__version__}")
-    parser.add_argument(
-        "--import",
-        dest="imports",
-        action="append",
-        default=[],
-        metavar="MODULE",
-        help="import MODULE first (where your @actlab.register activations live); repeatable",
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
+def register(sub: Any) -> None:
+    """Add this module's subcommands to the ``actlab`` parser."""
     p = sub.add_parser("list", help="table of every activation: formula, range, key properties")
     p.add_argument("--format", choices=["table", "markdown", "json"], default="table")
     p.set_defaults(func=cmd_list)
@@ -312,23 +258,3 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch's native ops")
     p.add_argument("--format", choices=["table", "markdown", "json"], default="table")
     p.set_defaults(func=cmd_audit)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (the console script exits with it)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return EXIT_USAGE
-    try:
-        load_plugins(args.imports)
-        return int(args.func(args))
-    except (functions.UnknownActivationError, functions.InvalidParameterError, ValueError) as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

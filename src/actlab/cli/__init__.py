@@ -1,0 +1,96 @@
+"""The ``actlab`` command line. It only formats what the library returns.
+
+Each command group lives in its own module here and adds its subcommands in
+``register(subparsers)``; :data:`COMMAND_MODULES` lists them in help order.
+
+Exit codes: 0 success; 2 usage error or unknown name (nothing ran);
+3 a check failed (for example the audit found an activation outside its bounds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from .. import __version__, functions
+
+EXIT_OK, EXIT_USAGE, EXIT_FAIL = 0, 2, 3
+
+#: Modules of this package that contribute subcommands, in the order of ``actlab --help``.
+COMMAND_MODULES = ["catalogue"]
+
+
+def print_table(
+    title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], fmt: str
+) -> None:
+    """Print rows as a rich table on a terminal, or as Markdown when ``fmt == "markdown"``."""
+    if fmt == "markdown":
+        print("| " + " | ".join(columns) + " |")
+        print("|" + "---|" * len(columns))
+        for r in rows:
+            print("| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=title, show_lines=False)
+    for c in columns:
+        t.add_column(c, overflow="fold")
+    for r in rows:
+        t.add_row(*[str(c) for c in r])
+    Console(width=max(160, Console().width)).print(t)
+
+
+def load_plugins(modules: Sequence[str] = ()) -> None:
+    """Import user modules that register activations: ``--import`` ones and the
+    ``actlab.activations`` entry-point group of installed packages."""
+    import importlib
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="actlab.activations"):
+        ep.load()
+    for mod in modules:
+        try:
+            importlib.import_module(mod)
+        except ImportError as exc:
+            raise ValueError(f"cannot import {mod!r} (from --import): {exc}") from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="actlab", description="Activation functions, exact, and the claims about them tested."
+    )
+    parser.add_argument("--version", action="version", version=f"actlab {__version__}")
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first (where your @actlab.register activations live); repeatable",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"{__name__}.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (the console script exits with it)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        load_plugins(args.imports)
+        return int(args.func(args))
+    except (functions.UnknownActivationError, functions.InvalidParameterError, ValueError) as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The laboratory: offline data, models, a fast multi-seed trainer, sweeps and statistics."""

@@ -1,0 +1,233 @@
+"""The results store: one SQLite file (WAL) holding every trial of every sweep run against it.
+
+Discipline borrowed from Optuna's storages: a trial moves WAITING -> RUNNING ->
+COMPLETE or FAIL; a finished trial is never modified; a trial's summary and
+its per-epoch metrics are committed in the same transaction, so a crash (even
+``kill -9``) leaves each trial either complete or not there at all, and
+SQLite's journal keeps the file itself intact.
+
+Example:
+    >>> import tempfile, os
+    >>> from actlab.lab.store import Store, TrialState
+    >>> db = Store(os.path.join(tempfile.mkdtemp(), "s.db"))
+    >>> db.add_trials("demo", [{"seed": 0}])
+    1
+    >>> db.counts("demo")[TrialState.WAITING]
+    1
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Store", "TrialState", "UpdateFinishedTrialError", "trial_key"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS trials (
+    key TEXT PRIMARY KEY,
+    sweep TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    config TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('WAITING', 'RUNNING', 'COMPLETE', 'FAIL')),
+    started REAL, finished REAL, seconds REAL, error TEXT,
+    final_train_loss REAL, final_test_loss REAL, final_train_acc REAL, final_test_acc REAL,
+    final_dead_fraction REAL
+);
+CREATE INDEX IF NOT EXISTS trials_sweep ON trials (sweep, state);
+CREATE TABLE IF NOT EXISTS epochs (
+    key TEXT NOT NULL REFERENCES trials (key),
+    epoch INTEGER NOT NULL,
+    metrics TEXT NOT NULL,
+    PRIMARY KEY (key, epoch)
+);
+"""
+
+
+class TrialState(str, Enum):
+    WAITING = "WAITING"
+    RUNNING = "RUNNING"
+    COMPLETE = "COMPLETE"
+    FAIL = "FAIL"
+
+    def is_finished(self) -> bool:
+        return self in (TrialState.COMPLETE, TrialState.FAIL)
+
+
+class UpdateFinishedTrialError(RuntimeError):
+    """A finished trial (COMPLETE or FAIL) cannot be changed."""
+
+
+def trial_key(config: dict[str, Any]) -> str:
+    """A stable identity for a resolved trial config (a hash of its canonical JSON)."""
+    import hashlib
+
+    canon = json.dumps(config, sort_keys=True, separators=(",", ":"), default=repr)
+    return hashlib.sha256(canon.encode()).hexdigest()[:24]
+
+
+class Store:
+    """A sweep results file. Safe for one writer at a time (the sweep driver)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        with self._tx():
+            for stmt in _SCHEMA.strip().split(";"):
+                if stmt.strip():
+                    self._db.execute(stmt)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- writing -----------------------------------------------------------------------
+    def add_trials(self, sweep: str, configs: Sequence[dict[str, Any]]) -> int:
+        """Add trials not already present (by key); returns how many were new."""
+        new = 0
+        with self._tx() as db:
+            for pos, cfg in enumerate(configs):
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO trials (key, sweep, position, config, state) "
+                    "VALUES (?, ?, ?, ?, 'WAITING')",
+                    (trial_key(cfg), sweep, pos, json.dumps(cfg, sort_keys=True)),
+                )
+                new += cur.rowcount
+        return new
+
+    def _check_unfinished(self, db: sqlite3.Connection, keys: Iterable[str]) -> None:
+        for key in keys:
+            row = db.execute("SELECT state FROM trials WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                raise KeyError(f"no trial {key} in {self.path}")
+            if TrialState(row[0]).is_finished():
+                raise UpdateFinishedTrialError(
+                    f"Trial {key} has already finished ({row[0]}) and can not be updated."
+                )
+
+    def mark_running(self, keys: Sequence[str]) -> None:
+        with self._tx() as db:
+            self._check_unfinished(db, keys)
+            now = time.time()
+            db.executemany(
+                "UPDATE trials SET state='RUNNING', started=? WHERE key=?", [(now, k) for k in keys]
+            )
+
+    def requeue_running(self, sweep: str) -> int:
+        """Put trials left RUNNING by a driver that died back to WAITING; returns how many."""
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE trials SET state='WAITING', started=NULL WHERE sweep=? AND state='RUNNING'",
+                (sweep,),
+            )
+            return cur.rowcount
+
+    def complete(
+        self, key: str, summary: dict[str, Any], history: Sequence[dict[str, Any]], seconds: float
+    ) -> None:
+        """Record a finished trial: its summary and every epoch, in one transaction."""
+        self.complete_many([(key, summary, history, seconds)])
+
+    def complete_many(self, items: Sequence[tuple[str, dict, Sequence[dict], float]]) -> None:
+        with self._tx() as db:
+            self._check_unfinished(db, [k for k, *_ in items])
+            now = time.time()
+            for key, summary, history, seconds in items:
+                db.execute(
+                    "UPDATE trials SET state='COMPLETE', finished=?, seconds=?, "
+                    "final_train_loss=?, final_test_loss=?, final_train_acc=?, final_test_acc=?, "
+                    "final_dead_fraction=? WHERE key=?",
+                    (
+                        now,
+                        seconds,
+                        summary.get("final_train_loss"),
+                        summary.get("final_test_loss"),
+                        summary.get("final_train_acc"),
+                        summary.get("final_test_acc"),
+                        summary.get("final_dead_fraction"),
+                        key,
+                    ),
+                )
+                db.executemany(
+                    "INSERT INTO epochs (key, epoch, metrics) VALUES (?, ?, ?)",
+                    [(key, int(row["epoch"]), json.dumps(row)) for row in history],
+                )
+
+    def fail(self, keys: Sequence[str], error: str) -> None:
+        with self._tx() as db:
+            self._check_unfinished(db, keys)
+            now = time.time()
+            db.executemany(
+                "UPDATE trials SET state='FAIL', finished=?, error=? WHERE key=?",
+                [(now, error, k) for k in keys],
+            )
+
+    def retry_failed(self, sweep: str) -> int:
+        """Explicitly re-queue FAIL trials (the only way a finished trial changes)."""
+        with self._tx() as db:
+            db.execute(
+                "DELETE FROM epochs WHERE key IN "
+                "(SELECT key FROM trials WHERE sweep=? AND state='FAIL')",
+                (sweep,),
+            )
+            return db.execute(
+                "UPDATE trials SET state='WAITING', error=NULL, finished=NULL "
+                "WHERE sweep=? AND state='FAIL'",
+                (sweep,),
+            ).rowcount
+
+    # -- reading -----------------------------------------------------------------------
+    def counts(self, sweep: str) -> dict[TrialState, int]:
+        out = dict.fromkeys(TrialState, 0)
+        for state, n in self._db.execute(
+            "SELECT state, COUNT(*) FROM trials WHERE sweep=? GROUP BY state", (sweep,)
+        ):
+            out[TrialState(state)] = n
+        return out
+
+    def trials(self, sweep: str, state: TrialState | None = None) -> list[dict[str, Any]]:
+        """Trials of a sweep in grid order: config, state and summary columns."""
+        q = "SELECT * FROM trials WHERE sweep=?" + (" AND state=?" if state else "")
+        args: tuple = (sweep, state.value) if state else (sweep,)
+        cur = self._db.execute(q + " ORDER BY position", args)
+        cols = [c[0] for c in cur.description]
+        rows = []
+        for r in cur.fetchall():
+            d = dict(zip(cols, r))
+            d["config"] = json.loads(d["config"])
+            rows.append(d)
+        return rows
+
+    def history(self, key: str) -> list[dict[str, Any]]:
+        return [
+            json.loads(m)
+            for (m,) in self._db.execute(
+                "SELECT metrics FROM epochs WHERE key=? ORDER BY epoch", (key,)
+            )
+        ]

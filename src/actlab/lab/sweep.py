@@ -1,0 +1,413 @@
+"""Sweeps: a grid of trials from a TOML file or a dict, run resumably into a SQLite store.
+
+The file format (the contract users and actlab's own experiments write)::
+
+    name = "grid"
+    [fixed]                      # one value each
+    data = "mnist1d"
+    hidden = [100, 100]
+    epochs = 50
+    [grid]                       # the cross product of these lists
+    activation = ["relu", "tanh", "leaky_relu(negative_slope=0.1)"]
+    seed = [0, 1, 2]
+
+Trials that differ only in ``seed`` and ``lr`` are trained together by the
+batched trainer, in chunks fixed by the grid alone, so a trial's numbers do not
+depend on the backend, the number of workers, or on whether the sweep was
+interrupted and resumed. Each chunk's results are committed in one
+transaction; re-running a sweep skips what is complete and re-queues what a
+killed run left RUNNING.
+
+Example:
+    >>> from actlab.lab.sweep import Sweep
+    >>> s = Sweep.from_dict({"name": "t", "fixed": {"data": "moons"},
+    ...                      "grid": {"activation": ["relu", "tanh"], "seed": [0, 1]}})
+    >>> len(s.trials())
+    4
+"""
+
+from __future__ import annotations
+
+import fcntl
+import itertools
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import trainer
+from .store import Store, TrialState, trial_key
+
+__all__ = ["CHUNK", "RunReport", "Sweep", "default_store", "export_csv", "run", "status"]
+
+#: At most this many trials are stacked into one batched training call.
+CHUNK = 16
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A named grid: ``fixed`` settings and ``grid`` lists whose cross product gives the trials."""
+
+    name: str
+    fixed: dict[str, Any] = field(default_factory=dict)
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+    source: str | None = None
+
+    @classmethod
+    def from_dict(cls, spec: dict[str, Any], source: str | None = None) -> Sweep:
+        where = source or "sweep"
+        unknown = set(spec) - {"name", "fixed", "grid"}
+        if unknown:
+            raise ValueError(
+                f"{where}: unknown top-level key(s) {sorted(unknown)}; "
+                "expected name, [fixed], [grid]"
+            )
+        name = spec.get("name")
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"{where}: needs a non-empty string 'name'")
+        fixed = dict(spec.get("fixed", {}))
+        grid = dict(spec.get("grid", {}))
+        for k, v in grid.items():
+            if not isinstance(v, list) or not v:
+                raise ValueError(f"{where}: grid.{k} must be a non-empty list, got {v!r}")
+        both = set(fixed) & set(grid)
+        if both:
+            raise ValueError(f"{where}: {sorted(both)} appear in both [fixed] and [grid]")
+        sweep = cls(name, fixed, grid, source)
+        sweep.trials()  # validate every trial now, with a clear message
+        return sweep
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Sweep:
+        """Read a sweep TOML file."""
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover
+            import tomli as tomllib
+        p = Path(path)
+        if not p.exists():
+            raise ValueError(f"{p}: no such sweep file")
+        try:
+            spec = tomllib.loads(p.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{p}: not valid TOML ({exc})") from exc
+        return cls.from_dict(spec, source=str(p))
+
+    def trials(self) -> list[dict[str, Any]]:
+        """Every trial's resolved config, in grid order (last grid key varies fastest)."""
+        keys = list(self.grid)
+        out = []
+        for values in itertools.product(*(self.grid[k] for k in keys)):
+            cfg = {**self.fixed, **dict(zip(keys, values))}
+            try:
+                out.append(trainer.resolve(cfg))
+            except ValueError as exc:
+                raise ValueError(f"{self.source or self.name}: trial {cfg}: {exc}") from exc
+        return out
+
+    def chunks(self) -> list[list[dict[str, Any]]]:
+        """Trials grouped for batched training: same group key, at most CHUNK per chunk."""
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for cfg in self.trials():
+            groups.setdefault(trainer.group_key(cfg), []).append(cfg)
+        return [g[i : i + CHUNK] for g in groups.values() for i in range(0, len(g), CHUNK)]
+
+
+@dataclass
+class RunReport:
+    """What a run did: trials completed now, skipped as already complete, failed, re-queued."""
+
+    completed: int = 0
+    skipped: int = 0
+    failed: int = 0
+    requeued: int = 0
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+
+def default_store(sweep_file: str | os.PathLike) -> Path:
+    """The store beside a sweep file: ``grid.toml`` -> ``grid.db``."""
+    return Path(sweep_file).with_suffix(".db")
+
+
+def _work(chunk: list[dict[str, Any]]) -> list[tuple[dict, list, float]]:
+    """Train one chunk (in a worker process, a Ray task, or in-process).
+
+    Always on one thread: a matmul's rounding can depend on how many threads split
+    it, and a trial's numbers must not depend on the backend or the worker count.
+    Parallelism comes from running chunks side by side instead.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        results = trainer.train_group(chunk)
+    finally:
+        torch.set_num_threads(before)
+    return [(r.summary(), r.history, r.seconds) for r in results]
+
+
+class _Lock:
+    """An exclusive lock beside the store, held while a driver runs (released if it dies)."""
+
+    def __init__(self, store: Path):
+        self.path = store.with_name(store.name + ".lock")
+        self.fd: int | None = None
+
+    def __enter__(self) -> _Lock:
+        self.fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            raise ValueError(
+                f"{self.path}: another `actlab sweep run` is using this store"
+            ) from None
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+
+
+def run(
+    sweep: Sweep | str | os.PathLike | dict,
+    *,
+    store: str | os.PathLike | None = None,
+    backend: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    progress: bool | None = None,
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> RunReport:
+    """Run every trial of ``sweep`` not yet complete in ``store``.
+
+    Args:
+        sweep: a :class:`Sweep`, a TOML path, or a dict in the file format.
+        store: SQLite file (default: the sweep file with ``.db``).
+        backend: ``"local"`` (processes on this machine) or ``"ray"``.
+        workers: parallel chunks (local: processes; default all cores), each on one
+            thread. With one worker the chunks run in this process.
+        address: Ray cluster address (default: start or join a local Ray).
+        progress: show a progress bar (default: when stderr is a terminal).
+        on_chunk: called with (chunks done, chunks total) after each chunk.
+    """
+    if not isinstance(sweep, Sweep):
+        src = sweep
+        sweep = Sweep.from_dict(sweep) if isinstance(sweep, dict) else Sweep.load(sweep)
+        if store is None and not isinstance(src, dict):
+            store = default_store(src)
+    if store is None:
+        raise ValueError("run() needs store= when the sweep is not read from a file")
+    if backend not in ("local", "ray"):
+        raise ValueError(f"The 'backend' must be 'local' or 'ray'. Got {backend!r}")
+    t0 = time.perf_counter()
+    report = RunReport()
+    path = Path(store)
+    with _Lock(path), Store(path) as db:
+        report.requeued = db.requeue_running(sweep.name)  # orphans of a killed driver
+        db.add_trials(sweep.name, sweep.trials())
+        done = {t["key"] for t in db.trials(sweep.name, TrialState.COMPLETE)}
+        failed_before = {t["key"] for t in db.trials(sweep.name, TrialState.FAIL)}
+        todo = []
+        for chunk in sweep.chunks():
+            keys = [trial_key(c) for c in chunk]
+            if all(k in done or k in failed_before for k in keys):
+                report.skipped += sum(k in done for k in keys)
+                continue
+            todo.append((chunk, keys))
+        n_workers = max(1, workers or os.cpu_count() or 1)
+        runner = _run_local if backend == "local" else _run_ray
+        bar = _Progress(len(todo), sweep.name, progress)
+        with bar:
+            for i, (_chunk, keys, outcome) in enumerate(runner(todo, db, n_workers, address)):
+                if isinstance(outcome, BaseException):
+                    msg = "".join(traceback.format_exception_only(type(outcome), outcome)).strip()
+                    db.fail(keys, msg)
+                    report.failed += len(keys)
+                    report.errors.append(msg)
+                else:
+                    db.complete_many([(k, s, h, sec) for k, (s, h, sec) in zip(keys, outcome)])
+                    report.completed += len(keys)
+                bar.advance()
+                if on_chunk:
+                    on_chunk(i + 1, len(todo))
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _run_local(todo: list, db: Store, n_workers: int, address: str | None):
+    if n_workers == 1 or len(todo) <= 1:
+        for chunk, keys in todo:
+            db.mark_running(keys)
+            try:
+                yield chunk, keys, _work(chunk)
+            except Exception as exc:  # a failing trial must not lose the others
+                yield chunk, keys, exc
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(max_workers=n_workers, mp_context=mp.get_context("spawn")) as pool:
+        futures = {}
+        for chunk, keys in todo:
+            db.mark_running(keys)
+            futures[pool.submit(_work, chunk)] = (chunk, keys)
+        for fut in as_completed(futures):
+            chunk, keys = futures[fut]
+            try:
+                yield chunk, keys, fut.result()
+            except Exception as exc:
+                yield chunk, keys, exc
+
+
+def _run_ray(todo: list, db: Store, n_workers: int, address: str | None):
+    try:
+        import ray
+    except ImportError:
+        raise ValueError("the ray backend needs Ray: pip install 'actlab[ray]'") from None
+    started = False
+    if not ray.is_initialized():
+        kwargs: dict[str, Any] = {"address": address} if address else {"num_cpus": n_workers}
+        ray.init(ignore_reinit_error=True, log_to_driver=False, include_dashboard=False, **kwargs)
+        started = True
+    try:
+        remote = ray.remote(num_cpus=1)(_work)
+        refs = {}
+        for chunk, keys in todo:
+            db.mark_running(keys)
+            refs[remote.remote(chunk)] = (chunk, keys)
+        pending = list(refs)
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            chunk, keys = refs[ready[0]]
+            try:
+                yield chunk, keys, ray.get(ready[0])
+            except Exception as exc:
+                yield chunk, keys, exc
+    finally:
+        if started:
+            ray.shutdown()
+
+
+class _Progress:
+    """A rich progress bar with ETA on a terminal; silent otherwise."""
+
+    def __init__(self, total: int, name: str, show: bool | None):
+        self.show = sys.stderr.isatty() if show is None else show
+        self.total, self.name = total, name
+        self._p = None
+
+    def __enter__(self) -> _Progress:
+        if self.show and self.total:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._p = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                transient=False,
+            )
+            self._p.__enter__()
+            self._task = self._p.add_task(f"sweep {self.name} (chunks)", total=self.total)
+        return self
+
+    def advance(self) -> None:
+        if self._p is not None:
+            self._p.advance(self._task)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._p is not None:
+            self._p.__exit__(*exc)
+
+
+def status(
+    sweep: Sweep | str | os.PathLike, store: str | os.PathLike | None = None
+) -> dict[str, int]:
+    """Trial counts: ``done``, ``pending`` (waiting or running), ``failed`` and ``total``."""
+    if not isinstance(sweep, Sweep):
+        store = store or default_store(sweep)
+        sweep = Sweep.load(sweep)
+    total = len(sweep.trials())
+    if store is None or not Path(store).exists():
+        return {"done": 0, "pending": total, "failed": 0, "total": total}
+    with Store(store) as db:
+        c = db.counts(sweep.name)
+    done, failed = c[TrialState.COMPLETE], c[TrialState.FAIL]
+    return {"done": done, "pending": total - done - failed, "failed": failed, "total": total}
+
+
+SUMMARY_COLUMNS = (
+    "status",
+    "final_train_loss",
+    "final_test_loss",
+    "final_train_acc",
+    "final_test_acc",
+    "seconds",
+)
+
+
+def rows(
+    sweep: Sweep | str | os.PathLike,
+    store: str | os.PathLike | None = None,
+    *,
+    with_history: bool = False,
+) -> list[dict[str, Any]]:
+    """One dict per finished trial: grid and fixed keys, status and final metrics."""
+    if not isinstance(sweep, Sweep):
+        store = store or default_store(sweep)
+        sweep = Sweep.load(sweep)
+    keys = [*sweep.fixed, *sweep.grid]
+    wanted = {trial_key(c): c for c in sweep.trials()}
+    out = []
+    with Store(store) as db:
+        for t in db.trials(sweep.name):
+            if t["key"] not in wanted or t["state"] not in ("COMPLETE", "FAIL"):
+                continue
+            cfg = t["config"]
+            row = {k: cfg.get(k) for k in keys}
+            row["status"] = t["state"].lower()
+            for col in SUMMARY_COLUMNS[1:]:
+                row[col] = t[col]
+            if with_history:
+                row["history"] = db.history(t["key"])
+                row["config"] = cfg
+            out.append(row)
+    return out
+
+
+def export_csv(
+    sweep: Sweep | str | os.PathLike, out: str | os.PathLike, store: str | os.PathLike | None = None
+) -> int:
+    """Write one CSV row per finished trial; returns the number of rows."""
+    import csv
+    import json
+
+    data = rows(sweep, store)
+    if not data:
+        Path(out).write_text("", encoding="utf-8")
+        return 0
+    with open(out, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(data[0]))
+        w.writeheader()
+        for r in data:
+            w.writerow(
+                {k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in r.items()}
+            )
+    return len(data)

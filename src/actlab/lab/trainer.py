@@ -1,0 +1,371 @@
+"""Training: a plain one-model loop (the reference) and a batched trainer for many seeds at once.
+
+:func:`train_group` trains every config of a group (configs equal except for
+``seed`` and ``lr``) in one pass: their weights are stacked with
+``torch.func.stack_module_state`` and the model is run under ``vmap``, so S
+models cost one batched matmul per layer instead of S small ones. Each model
+keeps its own initialisation (built under ``torch.manual_seed(seed)``), its
+own shuffling (a generator seeded with ``seed``) and its own learning rate,
+so every model follows, to float rounding, the path :func:`train_plain` takes
+for the same config. The optimizers are elementwise, so stacking cannot couple
+the models.
+
+Example:
+    >>> from actlab.lab import trainer
+    >>> cfg = dict(data="moons", hidden=[16], activation="relu", epochs=2, batch_size=50)
+    >>> [r.config["seed"] for r in trainer.train_group([{**cfg, "seed": s} for s in (0, 1)])]
+    [0, 1]
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..nn import ActivationModule
+from . import data as data_mod
+from .models import build
+
+__all__ = ["DEFAULTS", "OPTIMIZERS", "Result", "group_key", "resolve", "train_group", "train_plain"]
+
+DEFAULTS: dict[str, Any] = {
+    "data": "mnist1d",
+    "data_seed": 0,
+    "standardize": True,
+    "shift_mean": 0.0,
+    "shift_scale": 1.0,
+    "model": "mlp",
+    "hidden": [100, 100],
+    "activation": "relu",
+    "init": "torch",
+    "norm": None,
+    "residual": False,
+    "optimizer": "adam",
+    "lr": 0.01,
+    "momentum": 0.9,
+    "weight_decay": 0.0,
+    "batch_size": 100,
+    "epochs": 50,
+    "seed": 0,
+}
+OPTIMIZERS = ("sgd", "momentum", "adam", "adagrad")
+#: Keys that may differ inside one batched group.
+PER_MODEL = ("seed", "lr")
+
+
+@dataclass
+class Result:
+    """One trained model: its config, per-epoch history and summary."""
+
+    config: dict[str, Any]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def final(self) -> dict[str, Any]:
+        return self.history[-1] if self.history else {}
+
+    def summary(self) -> dict[str, Any]:
+        f = self.final
+        return {
+            "final_train_loss": f.get("train_loss"),
+            "final_test_loss": f.get("test_loss"),
+            "final_train_acc": f.get("train_acc"),
+            "final_test_acc": f.get("test_acc"),
+            "final_dead_fraction": f.get("dead_fraction"),
+            "seconds": self.seconds,
+        }
+
+
+def resolve(config: dict[str, Any]) -> dict[str, Any]:
+    """The config with defaults filled in and values checked (clear errors, no deep tracebacks)."""
+    unknown = set(config) - set(DEFAULTS) - {"channels", "name"}
+    if unknown:
+        raise ValueError(f"unknown trial setting(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+    c = {**DEFAULTS, **config}
+    if c["optimizer"] not in OPTIMIZERS:
+        raise ValueError(
+            f"The 'optimizer' setting must be one of {', '.join(OPTIMIZERS)}. "
+            f"Got {c['optimizer']!r} instead."
+        )
+    for key, low in (("lr", 0), ("batch_size", 1), ("epochs", 0)):
+        v = c[key]
+        if (
+            isinstance(v, bool)
+            or not isinstance(v, (int, float))
+            or v < low
+            or (key == "lr" and v == 0)
+        ):
+            raise ValueError(
+                f"The {key!r} setting must be a number >= {low}"
+                f"{' (and > 0)' if key == 'lr' else ''}. Got {v!r} instead."
+            )
+    from .. import create
+
+    create(c["activation"])  # validates the spec early, with the catalogue's message
+    return c
+
+
+def group_key(config: dict[str, Any]) -> str:
+    """Configs with the same key can be trained together by :func:`train_group`."""
+    c = resolve(config)
+    return repr(sorted((k, repr(v)) for k, v in c.items() if k not in PER_MODEL))
+
+
+_DATA_CACHE: dict[tuple, tuple] = {}
+
+
+def _tensors(c: dict[str, Any]) -> tuple[data_mod.Dataset, torch.Tensor, ...]:
+    key = (c["data"], c["data_seed"], c["standardize"], c["shift_mean"], c["shift_scale"])
+    if key not in _DATA_CACHE:
+        ds = data_mod.load(c["data"], seed=c["data_seed"], standardize=c["standardize"])
+        if c["shift_mean"] != 0.0 or c["shift_scale"] != 1.0:
+            ds = ds.shift(c["shift_mean"], c["shift_scale"])
+        t = [torch.from_numpy(a) for a in (ds.x_train, ds.y_train, ds.x_test, ds.y_test)]
+        if len(_DATA_CACHE) > 8:
+            _DATA_CACHE.clear()
+        _DATA_CACHE[key] = (ds, *t)
+    return _DATA_CACHE[key]
+
+
+def _loss(out: torch.Tensor, y: torch.Tensor, task: str) -> torch.Tensor:
+    if task == "classification":
+        return F.cross_entropy(out, y)
+    return F.mse_loss(out, y)
+
+
+def _make_model(c: dict[str, Any], ds: data_mod.Dataset) -> nn.Module:
+    torch.manual_seed(c["seed"])
+    return build(c, ds.input_shape, ds.n_outputs)
+
+
+def _weight_names(model: nn.Module) -> list[str]:
+    """Parameters whose gradient norms are recorded: the weights of Linear/Conv layers, in order."""
+    return [
+        f"{n}.weight"
+        for n, m in model.named_modules()
+        if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))
+    ]
+
+
+def _act_modules(model: nn.Module) -> list[nn.Module]:
+    return [m for m in model.modules() if isinstance(m, ActivationModule)]
+
+
+@torch.no_grad()
+def _evaluate(
+    model: nn.Module, c: dict[str, Any], ds: data_mod.Dataset, xtr, ytr, xte, yte, batch: int = 2000
+) -> dict[str, float]:
+    """Loss and accuracy on train and test sets, and the fraction of dead hidden units.
+
+    A unit (a feature, or a conv channel) is dead when its activation output is exactly
+    zero for every training example.
+    """
+    was_training = model.training
+    model.eval()
+    alive: list[torch.Tensor | None] = []
+    hooks = []
+    for i, m in enumerate(_act_modules(model)):
+        alive.append(None)
+
+        def hook(_m, _inp, out, i=i):
+            nz = (out != 0).flatten(2).any(2) if out.dim() > 2 else out != 0
+            a = nz.any(0)
+            alive[i] = a if alive[i] is None else alive[i] | a
+
+        hooks.append(m.register_forward_hook(hook))
+    try:
+        res = {}
+        for split, x, y in (("train", xtr, ytr), ("test", xte, yte)):
+            if split == "test":
+                for h in hooks:
+                    h.remove()
+                hooks = []
+            total, correct, n = 0.0, 0, x.shape[0]
+            for i in range(0, n, batch):
+                out = model(x[i : i + batch])
+                yy = y[i : i + batch]
+                if ds.task == "classification":
+                    total += float(F.cross_entropy(out, yy, reduction="sum"))
+                    correct += int((out.argmax(1) == yy).sum())
+                else:
+                    total += float(F.mse_loss(out, yy, reduction="sum")) / yy.shape[1]
+            res[f"{split}_loss"] = total / n
+            res[f"{split}_acc"] = correct / n if ds.task == "classification" else float("nan")
+        units = sum(a.numel() for a in alive if a is not None)
+        dead = sum(int((~a).sum()) for a in alive if a is not None)
+        res["dead_fraction"] = dead / units if units else 0.0
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    return res
+
+
+def train_plain(config: dict[str, Any]) -> Result:
+    """Train one model the ordinary way: the reference :func:`train_group` must reproduce."""
+    c = resolve(config)
+    ds, xtr, ytr, xte, yte = _tensors(c)
+    t0 = time.perf_counter()
+    model = _make_model(c, ds)
+    params = list(model.parameters())
+    wd = c["weight_decay"]
+    opt = {
+        "sgd": lambda: torch.optim.SGD(params, lr=c["lr"], weight_decay=wd),
+        "momentum": lambda: torch.optim.SGD(
+            params, lr=c["lr"], momentum=c["momentum"], weight_decay=wd
+        ),
+        "adam": lambda: torch.optim.Adam(params, lr=c["lr"], weight_decay=wd),
+        "adagrad": lambda: torch.optim.Adagrad(params, lr=c["lr"], weight_decay=wd),
+    }[c["optimizer"]]()
+    gen = torch.Generator().manual_seed(c["seed"])
+    wnames = _weight_names(model)
+    named = dict(model.named_parameters())
+    n, bs = xtr.shape[0], c["batch_size"]
+    result = Result(c)
+    for epoch in range(1, c["epochs"] + 1):
+        perm = torch.randperm(n, generator=gen)
+        gsum = torch.zeros(len(wnames))
+        steps = 0
+        model.train()
+        for i in range(0, n, bs):
+            idx = perm[i : i + bs]
+            loss = _loss(model(xtr[idx]), ytr[idx], ds.task)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            gsum += torch.stack([named[w].grad.norm() for w in wnames])
+            opt.step()
+            steps += 1
+        row = {
+            "epoch": epoch,
+            **_evaluate(model, c, ds, xtr, ytr, xte, yte),
+            "grad_norms": (gsum / steps).tolist(),
+        }
+        result.history.append(row)
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+class _BatchedOptimizer:
+    """SGD, momentum, Adam and Adagrad over stacked parameters with one learning rate per model.
+
+    The update formulas are torch.optim's (defaults: momentum without dampening,
+    Adam betas (0.9, 0.999), eps 1e-8; Adagrad eps 1e-10), applied elementwise.
+    """
+
+    def __init__(
+        self,
+        params: list[torch.Tensor],
+        kind: str,
+        lr: torch.Tensor,
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+    ):
+        self.params, self.kind, self.momentum, self.wd = params, kind, momentum, weight_decay
+        self.lr = [lr.reshape((-1,) + (1,) * (p.dim() - 1)).to(p.dtype) for p in params]
+        self.state: list[dict[str, torch.Tensor]] = [{} for _ in params]
+        self.t = 0
+
+    @torch.no_grad()
+    def step(self, grads: Sequence[torch.Tensor]) -> None:
+        self.t += 1
+        for p, g, lr, st in zip(self.params, grads, self.lr, self.state):
+            if self.wd:
+                g = g.add(p, alpha=self.wd)
+            if self.kind == "sgd":
+                p.sub_(lr * g)
+            elif self.kind == "momentum":
+                buf = st.get("buf")
+                buf = g.clone() if buf is None else buf.mul_(self.momentum).add_(g)
+                st["buf"] = buf
+                p.sub_(lr * buf)
+            elif self.kind == "adam":
+                m = st.setdefault("m", torch.zeros_like(p))
+                v = st.setdefault("v", torch.zeros_like(p))
+                m.lerp_(g, 0.1)
+                v.mul_(0.999).addcmul_(g, g, value=0.001)
+                bc1 = 1 - 0.9**self.t
+                bc2 = 1 - 0.999**self.t
+                denom = (v.sqrt() / math.sqrt(bc2)).add_(1e-8)
+                p.sub_((lr / bc1) * m / denom)
+            else:  # adagrad
+                s = st.setdefault("sum", torch.zeros_like(p))
+                s.addcmul_(g, g, value=1.0)
+                p.sub_(lr * g / s.sqrt().add_(1e-10))
+
+
+def train_group(configs: Sequence[dict[str, Any]]) -> list[Result]:
+    """Train several configs that differ only in ``seed`` and ``lr``, all at once.
+
+    Raises ValueError if the configs differ in anything else (see :func:`group_key`).
+    """
+    cs = [resolve(c) for c in configs]
+    if not cs:
+        return []
+    keys = {group_key(c) for c in cs}
+    if len(keys) != 1:
+        raise ValueError("train_group needs configs that differ only in " + ", ".join(PER_MODEL))
+    c0 = cs[0]
+    ds, xtr, ytr, xte, yte = _tensors(c0)
+    t0 = time.perf_counter()
+    models = [_make_model(c, ds) for c in cs]
+    params, buffers = torch.func.stack_module_state(models)
+    base = copy.deepcopy(models[0]).to("meta")
+    names = list(params)
+    leaves = [params[k] for k in names]
+
+    def f(p: dict, b: dict, x: torch.Tensor) -> torch.Tensor:
+        return torch.func.functional_call(base, (p, b), (x,))
+
+    batched = torch.vmap(f, in_dims=(0, 0, 0), randomness="different")
+    s_count = len(cs)
+    lr = torch.tensor([float(c["lr"]) for c in cs])
+    opt = _BatchedOptimizer(leaves, c0["optimizer"], lr, c0["momentum"], c0["weight_decay"])
+    gens = [torch.Generator().manual_seed(c["seed"]) for c in cs]
+    wnames = _weight_names(models[0])
+    widx = [names.index(w) for w in wnames]
+    n, bs = xtr.shape[0], c0["batch_size"]
+    results = [Result(c) for c in cs]
+    for epoch in range(1, c0["epochs"] + 1):
+        perms = torch.stack([torch.randperm(n, generator=g) for g in gens])
+        gsum = torch.zeros(s_count, len(wnames))
+        steps = 0
+        base.train()
+        for i in range(0, n, bs):
+            idx = perms[:, i : i + bs]
+            out = batched(dict(zip(names, leaves)), buffers, xtr[idx])
+            yb = ytr[idx]
+            if ds.task == "classification":
+                per = F.cross_entropy(out.flatten(0, 1), yb.flatten(0, 1), reduction="none")
+                loss = per.view(s_count, -1).mean(1).sum()
+            else:
+                loss = ((out - yb) ** 2).flatten(1).mean(1).sum()
+            grads = torch.autograd.grad(loss, leaves)
+            with torch.no_grad():
+                gsum += torch.stack([grads[j].flatten(1).norm(dim=1) for j in widx], dim=1)
+            opt.step(grads)
+            steps += 1
+        for s, (model, res) in enumerate(zip(models, results)):
+            with torch.no_grad():
+                for k, p in model.named_parameters():
+                    p.copy_(params[k][s])
+                for k, b in model.named_buffers():
+                    b.copy_(buffers[k][s])
+            row = {
+                "epoch": epoch,
+                **_evaluate(model, res.config, ds, xtr, ytr, xte, yte),
+                "grad_norms": (gsum[s] / steps).tolist(),
+            }
+            res.history.append(row)
+    elapsed = time.perf_counter() - t0
+    for r in results:
+        r.seconds = elapsed / s_count
+    return results

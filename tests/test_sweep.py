@@ -1,0 +1,224 @@
+"""Sweeps: the file format, the store's discipline, resume after kill -9, backends, export."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from actlab.cli import main
+from actlab.lab import sweep
+from actlab.lab.store import Store, TrialState, UpdateFinishedTrialError, trial_key
+
+QUICK = {
+    "name": "t",
+    "fixed": {"data": "moons", "hidden": [8], "epochs": 2, "batch_size": 200},
+    "grid": {"activation": ["relu", "tanh"], "seed": [0, 1]},
+}
+
+
+def _toml(path: Path, spec: dict) -> Path:
+    def val(v):
+        return json.dumps(v)
+
+    lines = [f'name = "{spec["name"]}"', "[fixed]"]
+    lines += [f"{k} = {val(v)}" for k, v in spec["fixed"].items()]
+    lines += ["[grid]"] + [f"{k} = {val(v)}" for k, v in spec["grid"].items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _numbers(rows: list[dict]) -> list[dict]:
+    """Rows without the wall-clock column, which rightly differs between runs."""
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
+def test_spec_grid_order_and_validation(tmp_path: Path) -> None:
+    s = sweep.Sweep.load(_toml(tmp_path / "g.toml", QUICK))
+    trials = s.trials()
+    assert [(t["activation"], t["seed"]) for t in trials] == [
+        ("relu", 0),
+        ("relu", 1),
+        ("tanh", 0),
+        ("tanh", 1),
+    ]
+    assert trials[0]["optimizer"] == "adam" and trials[0]["epochs"] == 2  # defaults filled in
+    assert len(s.chunks()) == 2  # one batched chunk per activation
+    bad = {**QUICK, "grid": {"activation": ["relu", "reluu"]}}
+    with pytest.raises(ValueError, match="Unknown activation 'reluu'"):
+        sweep.Sweep.from_dict(bad)
+    with pytest.raises(ValueError, match="both"):
+        sweep.Sweep.from_dict({**QUICK, "fixed": {**QUICK["fixed"], "seed": 1}})
+    (tmp_path / "broken.toml").write_text("name = [")
+    with pytest.raises(ValueError, match=r"broken\.toml: not valid TOML"):
+        sweep.Sweep.load(tmp_path / "broken.toml")
+
+
+def test_run_skip_status_export(tmp_path: Path) -> None:
+    f = _toml(tmp_path / "q.toml", QUICK)
+    r1 = sweep.run(f, workers=1)
+    assert (r1.completed, r1.skipped, r1.failed) == (4, 0, 0)
+    r2 = sweep.run(f, workers=1)  # everything already complete: nothing re-runs
+    assert (r2.completed, r2.skipped) == (0, 4)
+    assert sweep.status(f) == {"done": 4, "pending": 0, "failed": 0, "total": 4}
+    out = tmp_path / "out.csv"
+    assert sweep.export_csv(f, out) == 4
+    rows = list(csv.DictReader(out.open()))
+    assert set(rows[0]) == {
+        "data",
+        "hidden",
+        "epochs",
+        "batch_size",
+        "activation",
+        "seed",
+        "status",
+        "final_train_loss",
+        "final_test_loss",
+        "final_train_acc",
+        "final_test_acc",
+        "seconds",
+    }
+    assert {r["status"] for r in rows} == {"complete"}
+    with Store(sweep.default_store(f)) as db:
+        t = db.trials("t")[0]
+        assert len(db.history(t["key"])) == 2  # per-epoch metrics stored with the trial
+        with pytest.raises(UpdateFinishedTrialError, match="has already finished"):
+            db.complete(t["key"], {}, [], 0.0)
+
+
+def test_growing_the_grid_runs_only_the_new_trials(tmp_path: Path) -> None:
+    f = _toml(tmp_path / "q.toml", QUICK)
+    sweep.run(f, workers=1)
+    bigger = {**QUICK, "grid": {"activation": ["relu", "tanh", "elu"], "seed": [0, 1]}}
+    r = sweep.run(_toml(f, bigger), workers=1)
+    assert (r.completed, r.skipped) == (2, 4)
+
+
+def test_a_failing_chunk_does_not_lose_the_others(tmp_path: Path) -> None:
+    spec = {
+        "name": "f",
+        "fixed": {"hidden": [4], "epochs": 1},
+        "grid": {"data": ["moons", "npz"], "seed": [0]},
+    }  # npz without a path fails
+    r = sweep.run(spec, store=tmp_path / "f.db", workers=1)
+    assert (r.completed, r.failed) == (1, 1)
+    assert "npz needs path" in r.errors[0]
+    with Store(tmp_path / "f.db") as db:
+        assert db.counts("f")[TrialState.FAIL] == 1
+        assert "npz needs path" in db.trials("f", TrialState.FAIL)[0]["error"]
+
+
+def test_parallel_workers_give_identical_numbers(tmp_path: Path) -> None:
+    f = _toml(tmp_path / "q.toml", QUICK)
+    sweep.run(f, workers=1)
+    sweep.run(f, store=tmp_path / "par.db", workers=2)
+    a = sweep.rows(f, with_history=True)
+    b = sweep.rows(f, tmp_path / "par.db", with_history=True)
+    assert [r["history"] for r in a] == [r["history"] for r in b]
+
+
+def test_resume_after_kill(tmp_path: Path) -> None:
+    """SIGKILL mid-sweep loses only the chunk in flight; the resumed store equals a clean run."""
+    spec = {
+        **QUICK,
+        "grid": {"activation": ["relu", "tanh", "elu", "gelu", "silu", "mish"], "seed": [0, 1]},
+    }
+    spec["fixed"] = {**QUICK["fixed"], "epochs": 6}
+    f = _toml(tmp_path / "k.toml", spec)
+    store = tmp_path / "k.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "actlab", "sweep", "run", str(f), "--workers", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120
+    done = 0
+    while time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+        if store.exists():
+            try:
+                done = sweep.status(f)["done"]
+            except sqlite3.OperationalError:
+                continue
+            if done >= 2:
+                break
+    assert proc.poll() is None, "the sweep finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = sweep.status(f)
+    assert 2 <= partial["done"] < partial["total"]
+    with Store(store) as db:  # the killed driver left its chunk RUNNING
+        assert db.counts("t")[TrialState.RUNNING] in (0, 2)
+    r = sweep.run(f, workers=1)
+    assert r.skipped == partial["done"] and r.completed == partial["total"] - partial["done"]
+    with Store(store) as db:
+        keys = [t["key"] for t in db.trials("t")]
+        assert len(keys) == len(set(keys)) == 12
+        assert db.counts("t")[TrialState.COMPLETE] == 12
+    clean = tmp_path / "clean.db"
+    sweep.run(f, store=clean, workers=1)
+    assert _numbers(sweep.rows(f, with_history=True)) == _numbers(
+        sweep.rows(f, clean, with_history=True)
+    )
+
+
+def test_store_rejects_a_second_driver(tmp_path: Path) -> None:
+    f = _toml(tmp_path / "q.toml", QUICK)
+    lock = sweep._Lock(sweep.default_store(f))
+    with lock, pytest.raises(ValueError, match="another `actlab sweep run`"):
+        sweep.run(f, workers=1)
+
+
+def test_trial_key_is_stable() -> None:
+    assert trial_key({"a": 1, "b": [1, 2]}) == trial_key({"b": [1, 2], "a": 1})
+    assert trial_key({"a": 1}) != trial_key({"a": 2})
+
+
+def test_cli_run_status_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = _toml(tmp_path / "c.toml", QUICK)
+    assert main(["sweep", "status", str(f), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"done": 0, "pending": 4, "failed": 0, "total": 4}
+    assert main(["sweep", "run", str(f), "--workers", "1", "--store", str(tmp_path / "c2.db")]) == 0
+    assert "4 trials run" in capsys.readouterr().out
+    assert (
+        main(
+            [
+                "sweep",
+                "export",
+                str(f),
+                "--store",
+                str(tmp_path / "c2.db"),
+                "--csv",
+                str(tmp_path / "c.csv"),
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "c.csv").read_text().count("\n") == 5
+    assert main(["sweep", "run", str(tmp_path / "missing.toml")]) == 2
+    assert "no such sweep file" in capsys.readouterr().err
+
+
+def test_ray_backend_matches_local(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    f = _toml(tmp_path / "r.toml", QUICK)
+    sweep.run(f, workers=1)
+    sweep.run(f, store=tmp_path / "ray.db", backend="ray", workers=2)
+    a = sweep.rows(f, with_history=True)
+    b = sweep.rows(f, tmp_path / "ray.db", with_history=True)
+    assert [r["history"] for r in a] == [r["history"] for r in b]
+
+
+def test_example_sweeps_parse() -> None:
+    root = Path(__file__).resolve().parents[1] / "examples" / "sweeps"
+    quick = sweep.Sweep.load(root / "quick.toml")
+    grid = sweep.Sweep.load(root / "mnist1d_grid.toml")
+    assert len(quick.trials()) == 9 and len(grid.trials()) == 120

@@ -1,0 +1,99 @@
+"""The batched trainer reproduces the plain loop, is deterministic, and records what it claims."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from actlab.lab import trainer
+
+BASE = dict(data="moons", hidden=[32, 32], activation="tanh", batch_size=100, lr=0.05)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam", "adagrad"])
+def test_batched_equals_plain_loop(optimizer: str) -> None:
+    cfg = {**BASE, "optimizer": optimizer, "epochs": 3, "seed": 3}
+    plain = trainer.train_plain(cfg)
+    group = trainer.train_group([{**cfg, "seed": 7}, cfg, {**cfg, "seed": 11, "lr": 0.01}])
+    mine = group[1]
+    assert mine.config["seed"] == 3
+    for a, b in zip(plain.history, mine.history):
+        for key in ("train_loss", "test_loss", "train_acc", "test_acc", "dead_fraction"):
+            assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-7), (key, a, b)
+        assert a["grad_norms"] == pytest.approx(b["grad_norms"], rel=1e-4)
+    # other members of the group really are other runs
+    assert group[0].final["train_loss"] != mine.final["train_loss"]
+
+
+def test_relu_mnist1d_one_epoch_matches_plain() -> None:
+    cfg = dict(data="mnist1d", hidden=[100, 100], activation="relu", epochs=1, seed=1)
+    plain = trainer.train_plain(cfg).final
+    batched = trainer.train_group([cfg, {**cfg, "seed": 2}])[0].final
+    assert plain["train_loss"] == pytest.approx(batched["train_loss"], rel=1e-4)
+    assert plain["dead_fraction"] == batched["dead_fraction"]
+
+
+def test_bit_for_bit_deterministic() -> None:
+    cfgs = [{**BASE, "optimizer": "adam", "epochs": 2, "seed": s} for s in (0, 1)]
+    a, b = trainer.train_group(cfgs), trainer.train_group(cfgs)
+    assert [r.history for r in a] == [r.history for r in b]
+
+
+def test_history_contents() -> None:
+    (r,) = trainer.train_group([{**BASE, "epochs": 2, "activation": "relu", "hidden": [8, 8, 8]}])
+    assert [row["epoch"] for row in r.history] == [1, 2]
+    row = r.final
+    assert len(row["grad_norms"]) == 4  # three hidden layers and the output layer
+    assert all(g > 0 for g in row["grad_norms"])
+    assert 0.0 <= row["dead_fraction"] <= 1.0 and 0.5 < row["train_acc"] <= 1.0
+    assert r.summary()["final_test_acc"] == row["test_acc"] and r.seconds > 0
+
+
+def test_dead_units_are_counted() -> None:
+    """A learning rate far too large kills ReLU units (C5): the dead fraction must show it."""
+    cfg = {**BASE, "activation": "relu", "epochs": 1, "optimizer": "sgd", "lr": 5.0}
+    r = trainer.train_plain(cfg)
+    leaky = trainer.train_plain({**cfg, "activation": "leaky_relu(negative_slope=0.1)"})
+    assert r.final["dead_fraction"] > 0.3
+    assert leaky.final["dead_fraction"] == 0.0
+
+
+def test_regression_task() -> None:
+    (r,) = trainer.train_group([dict(data="teacher", hidden=[16], epochs=2, seed=0)])
+    assert math.isnan(r.final["test_acc"]) and r.final["test_loss"] < 2.0
+
+
+def test_cnn_group() -> None:
+    cfg = dict(data="mnist1d", model="cnn", channels=[4, 8], epochs=1, batch_size=200)
+    rs = trainer.train_group([{**cfg, "seed": 0}, {**cfg, "seed": 1}])
+    assert all(0.0 < r.final["train_acc"] <= 1.0 for r in rs)
+
+
+def test_group_must_share_everything_but_seed_and_lr() -> None:
+    with pytest.raises(ValueError, match="differ only in seed, lr"):
+        trainer.train_group([{**BASE, "epochs": 1}, {**BASE, "epochs": 2}])
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"optimizer": "rmsprop"}, "The 'optimizer' setting must be one of"),
+        ({"lr": 0}, "The 'lr' setting must be"),
+        ({"batch_size": 0}, "The 'batch_size' setting must be"),
+        ({"activation": "reluu"}, "Unknown activation 'reluu'"),
+        ({"colour": "red"}, "unknown trial setting"),
+    ],
+)
+def test_bad_settings_are_named(bad: dict, message: str) -> None:
+    with pytest.raises((ValueError, KeyError), match=message):
+        trainer.resolve({**BASE, **bad})

@@ -97,3 +97,25 @@ def test_group_must_share_everything_but_seed_and_lr() -> None:
 def test_bad_settings_are_named(bad: dict, message: str) -> None:
     with pytest.raises((ValueError, KeyError), match=message):
         trainer.resolve({**BASE, **bad})
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"norm": "batch"},
+        {"norm": "layer"},
+        {"residual": True, "hidden": [16, 16, 16]},
+        {"activation": "prelu"},
+        {"activation": "swish(beta=1.5, learnable=True)"},
+        {"init": "he", "activation": "elu"},
+    ],
+    ids=["batchnorm", "layernorm", "residual", "prelu", "learnable-swish", "he-init"],
+)
+def test_stacked_mlp_features_match_plain(extra: dict) -> None:
+    cfg = {**BASE, "optimizer": "sgd", "epochs": 2, "seed": 5, **extra}
+    plain = trainer.train_plain(cfg)
+    batched = trainer.train_group([cfg, {**cfg, "seed": 6}])[0]
+    for a, b in zip(plain.history, batched.history):
+        for key in ("train_loss", "test_loss", "train_acc", "test_acc", "dead_fraction"):
+            assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-7), (key, a, b)
+        assert a["grad_norms"] == pytest.approx(b["grad_norms"], rel=1e-4)

@@ -302,6 +302,187 @@ class _BatchedOptimizer:
                 p.sub_(lr * g / s.sqrt().add_(1e-10))
 
 
+class _VmapStack:
+    """Any model: parameters stacked with ``stack_module_state``, run under ``vmap``."""
+
+    def __init__(self, models: list[nn.Module]):
+        self.models = models
+        params, self.buffers = torch.func.stack_module_state(models)
+        base = copy.deepcopy(models[0]).to("meta")
+        self.names = list(params)
+        self.leaves = [params[k] for k in self.names]
+        self.base = base
+
+        def f(p: dict, b: dict, x: torch.Tensor) -> torch.Tensor:
+            return torch.func.functional_call(base, (p, b), (x,))
+
+        self._batched = torch.vmap(f, in_dims=(0, 0, 0), randomness="different")
+        self.weight_leaves = [self.names.index(w) for w in _weight_names(models[0])]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.base.train()
+        return self._batched(dict(zip(self.names, self.leaves)), self.buffers, x)
+
+    def evaluate(
+        self, c: dict[str, Any], ds: data_mod.Dataset, *tensors: torch.Tensor
+    ) -> list[dict[str, float]]:
+        rows = []
+        for s, model in enumerate(self.models):
+            with torch.no_grad():
+                for k, p in model.named_parameters():
+                    p.copy_(self.leaves[self.names.index(k)][s])
+                for k, b in model.named_buffers():
+                    b.copy_(self.buffers[k][s])
+            rows.append(_evaluate(model, c, ds, *tensors))
+        return rows
+
+
+class _MLPStack:
+    """Plain MLPs written directly over stacked weights: ``baddbmm`` per layer, no vmap.
+
+    Weights are held transposed, (S, in, out), so a layer is one batched matmul;
+    evaluation runs all S models on the whole data set in one pass, and dead units
+    come from the stacked activations. Learnable activation parameters (PReLU's
+    slope, a learnable Swish beta) are stacked like the weights.
+    """
+
+    def __init__(self, models: list[nn.Module], c: dict[str, Any]):
+        m0 = models[0]
+        self.s = len(models)
+        self.norm, self.residual = c["norm"], bool(c["residual"])
+
+        def stack(get: Any, transpose: bool = False) -> torch.Tensor:
+            ts = [get(m).detach() for m in models]
+            t = torch.stack([x.T if transpose else x for x in ts]).contiguous()
+            return t.requires_grad_(True)
+
+        n_hidden = len(m0.layers)
+        self.w = [stack(lambda m, i=i: m.layers[i].weight, True) for i in range(n_hidden)]
+        self.b = [stack(lambda m, i=i: m.layers[i].bias[None]) for i in range(n_hidden)]
+        self.wo = stack(lambda m: m.out.weight, True)
+        self.bo = stack(lambda m: m.out.bias[None])
+        self.nw, self.nb, self.rm, self.rv = [], [], [], []
+        if self.norm is not None:
+            self.nw = [stack(lambda m, i=i: m.norms[i].weight[None]) for i in range(n_hidden)]
+            self.nb = [stack(lambda m, i=i: m.norms[i].bias[None]) for i in range(n_hidden)]
+            if self.norm == "batch":
+                self.rm = [
+                    torch.stack([m.norms[i].running_mean[None] for m in models])
+                    for i in range(n_hidden)
+                ]
+                self.rv = [
+                    torch.stack([m.norms[i].running_var[None] for m in models])
+                    for i in range(n_hidden)
+                ]
+        # activation parameters: static ones shared, learnable ones stacked to (S, 1, 1)
+        self.act = m0.acts[0].activation
+        self.act_static = {
+            k: v for k, v in m0.acts[0]._params().items() if not isinstance(v, torch.Tensor)
+        }
+        self.act_learn: list[dict[str, torch.Tensor]] = []
+        for i in range(n_hidden):
+            learn = {}
+            for k, v in m0.acts[i]._params().items():
+                if isinstance(v, torch.Tensor):
+                    learn[k] = stack(lambda m, i=i, k=k: m.acts[i]._params()[k].reshape(1, 1))
+            self.act_learn.append(learn)
+        self.leaves = [
+            *self.w,
+            *self.b,
+            self.wo,
+            self.bo,
+            *self.nw,
+            *self.nb,
+            *(t for d in self.act_learn for t in d.values()),
+        ]
+        self.weight_leaves = [*range(n_hidden), 2 * n_hidden]  # hidden weights, then out
+
+    @staticmethod
+    def supports(models: list[nn.Module], c: dict[str, Any]) -> bool:
+        from .models import MLP
+
+        m0 = models[0]
+        if not isinstance(m0, MLP) or not m0.acts:
+            return False
+        # one scalar per learnable activation parameter (PReLU with one slope, Swish beta)
+        return all(p.numel() == 1 for a in m0.acts for p in a.parameters())
+
+    def _hidden(self, x: torch.Tensor, train: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        from .. import functional as AF
+
+        h = x.flatten(2)
+        acts = []
+        for i, (w, b) in enumerate(zip(self.w, self.b)):
+            z = torch.baddbmm(b, h, w)
+            if self.norm == "layer":
+                z = F.layer_norm(z, z.shape[-1:]) * self.nw[i] + self.nb[i]
+            elif self.norm == "batch":
+                z = self._batch_norm(z, i, train)
+            a = AF.apply(self.act, z, training=train, **self.act_static, **self.act_learn[i])
+            acts.append(a)
+            h = h + a if self.residual and a.shape == h.shape else a
+        return h, acts
+
+    def _batch_norm(self, z: torch.Tensor, i: int, train: bool) -> torch.Tensor:
+        if train:
+            mean = z.mean(1, keepdim=True)
+            var = z.var(1, unbiased=False, keepdim=True)
+            with torch.no_grad():  # PyTorch's running estimates: momentum 0.1, unbiased var
+                n = z.shape[1]
+                self.rm[i].lerp_(mean, 0.1)
+                self.rv[i].lerp_(var * n / max(n - 1, 1), 0.1)
+        else:
+            mean, var = self.rm[i], self.rv[i]
+        return (z - mean) / torch.sqrt(var + 1e-5) * self.nw[i] + self.nb[i]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, _ = self._hidden(x, train=True)
+        return torch.baddbmm(self.bo, h, self.wo)
+
+    @torch.no_grad()
+    def evaluate(
+        self,
+        c: dict[str, Any],
+        ds: data_mod.Dataset,
+        xtr: torch.Tensor,
+        ytr: torch.Tensor,
+        xte: torch.Tensor,
+        yte: torch.Tensor,
+        batch: int = 2000,
+    ) -> list[dict[str, float]]:
+        res: list[dict[str, float]] = [{} for _ in range(self.s)]
+        alive = None
+        for split, x, y in (("train", xtr, ytr), ("test", xte, yte)):
+            total = torch.zeros(self.s, dtype=torch.float64)
+            correct = torch.zeros(self.s, dtype=torch.int64)
+            n = x.shape[0]
+            for i in range(0, n, batch):
+                xb = x[i : i + batch].flatten(1).expand(self.s, -1, -1)
+                h, acts = self._hidden(xb, train=False)
+                out = torch.baddbmm(self.bo, h, self.wo)
+                yb = y[i : i + batch]
+                if ds.task == "classification":
+                    per = F.cross_entropy(
+                        out.flatten(0, 1), yb.repeat(self.s), reduction="none"
+                    ).view(self.s, -1)
+                    total += per.sum(1, dtype=torch.float64)
+                    correct += (out.argmax(2) == yb).sum(1)
+                else:
+                    total += ((out - yb) ** 2).mean(2).sum(1, dtype=torch.float64)
+                if split == "train":
+                    nz = [(a != 0).any(1) for a in acts]  # (S, units) per layer
+                    alive = nz if alive is None else [p | q for p, q in zip(alive, nz)]
+            for s in range(self.s):
+                res[s][f"{split}_loss"] = float(total[s]) / n
+                res[s][f"{split}_acc"] = (
+                    float(correct[s]) / n if ds.task == "classification" else float("nan")
+                )
+        units = sum(a.shape[1] for a in alive)
+        for s in range(self.s):
+            res[s]["dead_fraction"] = sum(int((~a[s]).sum()) for a in alive) / units
+        return res
+
+
 def train_group(configs: Sequence[dict[str, Any]]) -> list[Result]:
     """Train several configs that differ only in ``seed`` and ``lr``, all at once.
 
@@ -317,54 +498,36 @@ def train_group(configs: Sequence[dict[str, Any]]) -> list[Result]:
     ds, xtr, ytr, xte, yte = _tensors(c0)
     t0 = time.perf_counter()
     models = [_make_model(c, ds) for c in cs]
-    params, buffers = torch.func.stack_module_state(models)
-    base = copy.deepcopy(models[0]).to("meta")
-    names = list(params)
-    leaves = [params[k] for k in names]
-
-    def f(p: dict, b: dict, x: torch.Tensor) -> torch.Tensor:
-        return torch.func.functional_call(base, (p, b), (x,))
-
-    batched = torch.vmap(f, in_dims=(0, 0, 0), randomness="different")
+    stack = _MLPStack(models, c0) if _MLPStack.supports(models, c0) else _VmapStack(models)
     s_count = len(cs)
     lr = torch.tensor([float(c["lr"]) for c in cs])
-    opt = _BatchedOptimizer(leaves, c0["optimizer"], lr, c0["momentum"], c0["weight_decay"])
+    opt = _BatchedOptimizer(stack.leaves, c0["optimizer"], lr, c0["momentum"], c0["weight_decay"])
     gens = [torch.Generator().manual_seed(c["seed"]) for c in cs]
-    wnames = _weight_names(models[0])
-    widx = [names.index(w) for w in wnames]
     n, bs = xtr.shape[0], c0["batch_size"]
     results = [Result(c) for c in cs]
     for epoch in range(1, c0["epochs"] + 1):
         perms = torch.stack([torch.randperm(n, generator=g) for g in gens])
-        gsum = torch.zeros(s_count, len(wnames))
+        gsum = torch.zeros(s_count, len(stack.weight_leaves))
         steps = 0
-        base.train()
         for i in range(0, n, bs):
             idx = perms[:, i : i + bs]
-            out = batched(dict(zip(names, leaves)), buffers, xtr[idx])
+            out = stack.forward(xtr[idx])
             yb = ytr[idx]
             if ds.task == "classification":
                 per = F.cross_entropy(out.flatten(0, 1), yb.flatten(0, 1), reduction="none")
                 loss = per.view(s_count, -1).mean(1).sum()
             else:
                 loss = ((out - yb) ** 2).flatten(1).mean(1).sum()
-            grads = torch.autograd.grad(loss, leaves)
+            grads = torch.autograd.grad(loss, stack.leaves)
             with torch.no_grad():
-                gsum += torch.stack([grads[j].flatten(1).norm(dim=1) for j in widx], dim=1)
+                gsum += torch.stack(
+                    [grads[j].flatten(1).norm(dim=1) for j in stack.weight_leaves], dim=1
+                )
             opt.step(grads)
             steps += 1
-        for s, (model, res) in enumerate(zip(models, results)):
-            with torch.no_grad():
-                for k, p in model.named_parameters():
-                    p.copy_(params[k][s])
-                for k, b in model.named_buffers():
-                    b.copy_(buffers[k][s])
-            row = {
-                "epoch": epoch,
-                **_evaluate(model, res.config, ds, xtr, ytr, xte, yte),
-                "grad_norms": (gsum[s] / steps).tolist(),
-            }
-            res.history.append(row)
+        rows = stack.evaluate(c0, ds, xtr, ytr, xte, yte)
+        for s, (row, res) in enumerate(zip(rows, results)):
+            res.history.append({"epoch": epoch, **row, "grad_norms": (gsum[s] / steps).tolist()})
     elapsed = time.perf_counter() - t0
     for r in results:
         r.seconds = elapsed / s_count

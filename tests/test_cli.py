@@ -47,7 +47,7 @@ def test_show_text_by_alias(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["show", "Hardswish"]) == EXIT_OK
     out = capsys.readouterr().out
     assert "hard_swish" in out and "MobileNetV3" in out
-    assert "x=-3 (f'=-0.5)" in out  # PyTorch's derivative at the kink, stated
+    assert "x=-3 (f'=0)" in out and "x=3 (f'=1)" in out  # PyTorch's kink choice, stated
 
 
 def test_show_json_framework_differences(capsys: pytest.CaptureFixture[str]) -> None:

@@ -293,7 +293,7 @@ def test_kink_conventions():
     assert d("leaky_relu", [0.0]).tolist() == [0.01]
     assert d("threshold", [0.0]).tolist() == [0.0]
     assert d("elu", [0.0], alpha=2.0).tolist() == [2.0]
-    assert d("hard_swish", [-3.0, 3.0, -3.5, 3.5]).tolist() == [-0.5, 1.5, 0.0, 1.0]
+    assert d("hard_swish", [-3.0, 3.0, -3.5, 3.5]).tolist() == [0.0, 1.0, 0.0, 1.0]
     assert d("hard_mish", [-2.0, 0.0, -2.5, 0.5]).tolist() == [-1.0, 1.0, 0.0, 1.0]
     assert d("sparse_plus", [-1.0, 1.0]).tolist() == [0.0, 1.0]
     assert d("hard_shrink", [0.5, -0.5]).tolist() == [0.0, 0.0]

@@ -513,9 +513,9 @@ def _hard_swish_f(x):
 
 
 def _hard_swish_d(x):
-    if x < -3:
+    if x <= -3:
         return mpf(0)
-    if x > 3:
+    if x >= 3:
         return mpf(1)
     return (2 * x + 3) / 6
 

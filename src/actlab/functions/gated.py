@@ -107,9 +107,10 @@ def hard_swish(xp: Any, x: Any) -> Any:
 
 
 def hard_swish_grad(xp: Any, x: Any) -> Any:
-    # PyTorch's choice at the kinks: closed middle interval, so f'(-3) = -0.5, f'(3) = 1.5.
+    # PyTorch's choice at the kinks (since pytorch#148049): the outer pieces' slopes,
+    # f'(-3) = 0 and f'(3) = 1; older PyTorch took the middle piece's (-0.5 and 1.5).
     mid = (2.0 * x + 3.0) / 6.0
-    return xp.where(x < -3.0, xp.zeros_like(x), xp.where(x > 3.0, xp.ones_like(x), mid))
+    return xp.where(x <= -3.0, xp.zeros_like(x), xp.where(x >= 3.0, xp.ones_like(x), mid))
 
 
 def hard_mish(xp: Any, x: Any) -> Any:
@@ -249,8 +250,8 @@ define(
     aliases=("Hardswish", "hard_silu", "HardSiLU"),
     class_name="Hardswish",
     frameworks="PyTorch nn.Hardswish, Keras 3 hard_silu / hard_swish, jax.nn.hard_silu / "
-    "hard_swish: the same function. PyTorch's derivative at the kinks is taken from the "
-    "middle piece: -0.5 at x = -3 and 1.5 at x = 3 (followed here).",
+    "hard_swish: the same function. At the kinks PyTorch's derivative is 0 at x = -3 and "
+    "1 at x = 3 (followed here); before pytorch#148049 it was -0.5 and 1.5.",
 )
 
 define(

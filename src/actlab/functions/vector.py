@@ -21,15 +21,21 @@ INF = float("inf")
 _DIM = Param("dim", -1, (Interval(kind=numbers.Integral),), "the dimension it works along")
 
 
+def _axis(dim: int, ndim: int) -> int:
+    if not -ndim <= dim < ndim:
+        raise IndexError(f"dim {dim} is out of range for an array of {ndim} dimension(s)")
+    return dim % ndim
+
+
 # permute_dims rather than moveaxis: torch.func.vmap has no batching rule for
 # aten::moveaxis, and the autograd Functions' generated vmap rule needs one.
 def _last(xp: Any, x: Any, dim: int) -> Any:
-    d = dim % x.ndim
+    d = _axis(dim, x.ndim)
     return xp.permute_dims(x, (*(i for i in range(x.ndim) if i != d), d))
 
 
 def _back(xp: Any, x: Any, dim: int) -> Any:
-    d = dim % x.ndim
+    d = _axis(dim, x.ndim)
     order = list(range(x.ndim - 1))
     order.insert(d, x.ndim - 1)
     return xp.permute_dims(x, tuple(order))

@@ -426,7 +426,7 @@ def test_invalid_parameter_values(name: str, param: str) -> None:
         if name == "prelu":
             with pytest.raises(TypeError) as ei:
                 actlab.nn.PReLU(init=value)
-            assert str(ei.value) == _expected("weight", "PReLU", words, value)
+            assert str(ei.value) == _expected("init", "PReLU", words, value)
         else:
             cls = actlab.nn.module_class(name)
             with pytest.raises(TypeError) as ei:
@@ -727,3 +727,11 @@ def test_catalogue_entries_cannot_be_unregistered() -> None:
     with pytest.raises(ValueError, match="part of the catalogue"):
         actlab.unregister("relu")
     assert "relu" in actlab.names()
+
+
+def test_spec_name_may_be_any_spelling_get_accepts() -> None:
+    m = actlab.create("leaky-relu(negative_slope=0.1)")
+    assert actlab.spec(m) == "leaky_relu(negative_slope=0.1)"
+    assert actlab.spec(actlab.create("Hard Sigmoid")) == "hard_sigmoid"
+    with pytest.raises(actlab.InvalidParameterError, match=r"as in relu\(key=value\)"):
+        actlab.create("relu(1)")

@@ -27,7 +27,8 @@ from torch import nn
 
 from . import functional as AF
 from . import functions
-from .functions import Activation, InvalidParameterError, format_spec, parse_spec
+from .functions import Activation, Interval, InvalidParameterError, format_spec, parse_spec
+from .functions._validation import check_param
 
 __all__ = ["ActivationModule", "PReLU", "create", "module_class", "spec"]
 
@@ -134,7 +135,7 @@ class PReLU(ActivationModule):
                 f"The 'num_parameters' parameter of PReLU must be an int in the range [1, inf). "
                 f"Got {num_parameters!r} instead."
             )
-        self.activation.resolve({"weight": init}, caller="PReLU")
+        check_param("PReLU", "init", init, (Interval(),))
         self.num_parameters = num_parameters
         self.init = init
         self.inplace = False

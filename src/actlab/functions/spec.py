@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,24 +26,35 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
         ('leaky_relu', {'negative_slope': 0.2})
         >>> parse_spec("mish")
         ('mish', {})
+        >>> parse_spec("leaky-relu(negative_slope=0.1)")  # any spelling get() accepts
+        ('leaky-relu', {'negative_slope': 0.1})
     """
     if not isinstance(spec, str) or not spec.strip():
         raise InvalidParameterError(f"an activation spec must be a non-empty string; got {spec!r}")
+    text = spec.strip()
+    # The name is whatever precedes "(", so spellings that are not Python identifiers
+    # ("leaky-relu", "hard sigmoid") work as in get(); the arguments are parsed as a call.
+    name, paren, rest = text.partition("(")
+    name = name.strip()
+    if not name or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\- ]*", name):
+        raise InvalidParameterError(
+            f"cannot parse activation spec {spec!r}: expected NAME or NAME(key=value, ...)"
+        )
+    if not paren:
+        return name, {}
     try:
-        node = ast.parse(spec.strip(), mode="eval").body
+        node = ast.parse("f(" + rest, mode="eval").body
     except SyntaxError as exc:
         raise InvalidParameterError(
             f"cannot parse activation spec {spec!r}: expected NAME or NAME(key=value, ...)"
         ) from exc
-    if isinstance(node, ast.Name):
-        return node.id, {}
-    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+    if not isinstance(node, ast.Call):
         raise InvalidParameterError(
             f"cannot parse activation spec {spec!r}: expected NAME or NAME(key=value, ...)"
         )
     if node.args:
         raise InvalidParameterError(
-            f"activation spec {spec!r}: give parameters by keyword, e.g. {node.func.id}(alpha=1.0)"
+            f"activation spec {spec!r}: give parameters by keyword, as in {name}(key=value)"
         )
     kwargs = {}
     for kw in node.keywords:
@@ -51,7 +63,7 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
         if kw.arg in kwargs:
             raise InvalidParameterError(f"activation spec {spec!r}: {kw.arg!r} is given twice")
         kwargs[kw.arg] = _literal(kw.value, spec)
-    return node.func.id, kwargs
+    return name, kwargs
 
 
 def _literal(node: ast.AST, spec: str) -> Any:

@@ -30,25 +30,28 @@ def _yes(v: bool | None) -> str:
     return "?" if v is None else ("yes" if v else "no")
 
 
+_LIST_KEYS = (
+    "name",
+    "formula",
+    "range",
+    "monotonic",
+    "smoothness",
+    "zero_centred",
+    "bounded_below",
+    "bounded_above",
+    "kind",
+)
+
+
 def _list_rows() -> list[dict[str, Any]]:
+    """The columns of ``actlab list``: a subset of what ``actlab show`` reports."""
     rows = []
     for name in functions.names():
-        a = functions.get(name)
-        rows.append(
-            {
-                "name": a.name,
-                "formula": a.formula,
-                "range": _rng(a),
-                "monotonic": a.monotonic,
-                "smoothness": a.smoothness,
-                "zero_centred": a.zero_centred,
-                "bounded_below": a.bounded_below,
-                "bounded_above": a.bounded_above,
-                "kind": a.kind,
-                "params": {p.name: p.default for p in a.params},
-                "aliases": list(a.aliases),
-            }
-        )
+        info = _show_dict(functions.get(name))
+        row = {k: info[k] for k in _LIST_KEYS}
+        row["params"] = {p["name"]: p["default"] for p in info["parameters"]}
+        row["aliases"] = info["aliases"]
+        rows.append(row)
     return rows
 
 

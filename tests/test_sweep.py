@@ -222,3 +222,28 @@ def test_example_sweeps_parse() -> None:
     quick = sweep.Sweep.load(root / "quick.toml")
     grid = sweep.Sweep.load(root / "mnist1d_grid.toml")
     assert len(quick.trials()) == 9 and len(grid.trials()) == 120
+
+
+def test_user_activation_in_parallel_workers(tmp_path: Path, capsys) -> None:
+    """Spawned workers import the --import modules, so a registered activation trains there."""
+    import actlab
+
+    mod = "actlab_sweep_plugin_demo"
+    (tmp_path / f"{mod}.py").write_text(
+        "import actlab\n\n"
+        "@actlab.register(name='isru_sweep_demo')\n"
+        "def isru(xp, x, /, a=1.0):\n"
+        "    return x / xp.sqrt(1.0 + a * x * x)\n"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        spec = {**QUICK, "grid": {"activation": ["isru_sweep_demo(a=0.5)", "relu"], "seed": [0]}}
+        f = _toml(tmp_path / "u.toml", spec)
+        assert main(["--import", mod, "sweep", "run", str(f), "--workers", "2"]) == 0
+        assert "2 trials run" in capsys.readouterr().out
+        rows = sweep.rows(f)
+        assert {r["activation"] for r in rows} == {"isru_sweep_demo(a=0.5)", "relu"}
+        assert all(r["status"] == "complete" for r in rows)
+    finally:
+        sys.path.remove(str(tmp_path))
+        actlab.unregister("isru_sweep_demo")

@@ -18,6 +18,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         backend=args.backend,
         workers=args.workers,
         address=args.address,
+        imports=args.imports,
     )
     st = sweep.status(args.file, args.store or sweep.default_store(args.file))
     print(

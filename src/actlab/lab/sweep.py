@@ -34,7 +34,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,15 +134,24 @@ def default_store(sweep_file: str | os.PathLike) -> Path:
     return Path(sweep_file).with_suffix(".db")
 
 
-def _work(chunk: list[dict[str, Any]]) -> list[tuple[dict, list, float]]:
+def _work(
+    chunk: list[dict[str, Any]], imports: Sequence[str] = ()
+) -> list[tuple[dict, list, float]]:
     """Train one chunk (in a worker process, a Ray task, or in-process).
+
+    ``imports`` are modules that register user activations: a spawned worker or a
+    Ray task starts from a fresh interpreter and must import them itself.
 
     Always on one thread: a matmul's rounding can depend on how many threads split
     it, and a trial's numbers must not depend on the backend or the worker count.
     Parallelism comes from running chunks side by side instead.
     """
+    import importlib
+
     import torch
 
+    for mod in imports:
+        importlib.import_module(mod)
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -185,6 +194,7 @@ def run(
     address: str | None = None,
     progress: bool | None = None,
     on_chunk: Callable[[int, int], None] | None = None,
+    imports: Sequence[str] = (),
 ) -> RunReport:
     """Run every trial of ``sweep`` not yet complete in ``store``.
 
@@ -197,6 +207,8 @@ def run(
         address: Ray cluster address (default: start or join a local Ray).
         progress: show a progress bar (default: when stderr is a terminal).
         on_chunk: called with (chunks done, chunks total) after each chunk.
+        imports: modules to import in every worker first (user activations' registrations;
+            the command line passes its ``--import`` modules).
     """
     if not isinstance(sweep, Sweep):
         src = sweep
@@ -226,7 +238,9 @@ def run(
         runner = _run_local if backend == "local" else _run_ray
         bar = _Progress(len(todo), sweep.name, progress)
         with bar:
-            for i, (_chunk, keys, outcome) in enumerate(runner(todo, db, n_workers, address)):
+            for i, (_chunk, keys, outcome) in enumerate(
+                runner(todo, db, n_workers, address, tuple(imports))
+            ):
                 if isinstance(outcome, BaseException):
                     msg = "".join(traceback.format_exception_only(type(outcome), outcome)).strip()
                     db.fail(keys, msg)
@@ -242,12 +256,12 @@ def run(
     return report
 
 
-def _run_local(todo: list, db: Store, n_workers: int, address: str | None):
+def _run_local(todo: list, db: Store, n_workers: int, address: str | None, imports: tuple):
     if n_workers == 1 or len(todo) <= 1:
         for chunk, keys in todo:
             db.mark_running(keys)
             try:
-                yield chunk, keys, _work(chunk)
+                yield chunk, keys, _work(chunk, imports)
             except Exception as exc:  # a failing trial must not lose the others
                 yield chunk, keys, exc
         return
@@ -258,7 +272,7 @@ def _run_local(todo: list, db: Store, n_workers: int, address: str | None):
         futures = {}
         for chunk, keys in todo:
             db.mark_running(keys)
-            futures[pool.submit(_work, chunk)] = (chunk, keys)
+            futures[pool.submit(_work, chunk, imports)] = (chunk, keys)
         for fut in as_completed(futures):
             chunk, keys = futures[fut]
             try:
@@ -267,7 +281,7 @@ def _run_local(todo: list, db: Store, n_workers: int, address: str | None):
                 yield chunk, keys, exc
 
 
-def _run_ray(todo: list, db: Store, n_workers: int, address: str | None):
+def _run_ray(todo: list, db: Store, n_workers: int, address: str | None, imports: tuple):
     try:
         import ray
     except ImportError:
@@ -282,7 +296,7 @@ def _run_ray(todo: list, db: Store, n_workers: int, address: str | None):
         refs = {}
         for chunk, keys in todo:
             db.mark_running(keys)
-            refs[remote.remote(chunk)] = (chunk, keys)
+            refs[remote.remote(chunk, imports)] = (chunk, keys)
         pending = list(refs)
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)

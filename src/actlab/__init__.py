@@ -82,4 +82,8 @@ _LAZY = {"functional", "nn", "analysis", "cli"}
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return import_module(f"actlab.{name}")
+    if name == "plot":  # actlab.plot(...): matplotlib is imported only when a plot is made
+        return import_module("actlab.analysis.plot").plot
+    if name in ("Monitor", "swap"):  # diagnostics: torch hooks, imported on first use
+        return getattr(import_module("actlab.monitor"), name)
     raise AttributeError(f"module 'actlab' has no attribute {name!r}")

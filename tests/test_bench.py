@@ -1,0 +1,53 @@
+"""actlab bench runs, reports ratios from one run, and counts what backward keeps."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from actlab.analysis.bench import bench, native_op, saved_bytes
+from actlab.cli import main
+
+
+def test_bench_rows_and_ratios() -> None:
+    rows = bench(["relu", "gelu", "quick_gelu"], sizes=[4096], repeats=3, warmup=1)
+    assert {(r.name, r.impl) for r in rows} == {("relu", "actlab"), ("relu", "torch"),
+                                                ("gelu", "actlab"), ("gelu", "torch"),
+                                                ("quick_gelu", "actlab")}  # no torch twin
+    for r in rows:
+        assert r.size == 4096 and r.dtype == "float32" and r.threads >= 1
+        assert r.fwd_s > 0 and r.fwd_bwd_s > 0
+        assert r.fwd_vs_copy > 0 and r.fwd_vs_relu > 0 and r.fwd_bwd_vs_relu > 0
+
+
+def test_bench_dtypes_and_errors() -> None:
+    (row,) = bench(["silu"], sizes=[1024], dtypes=["bfloat16"], repeats=2, native=False)
+    assert row.dtype == "bfloat16" and row.impl == "actlab"
+    with pytest.raises(ValueError, match="not elementwise"):
+        bench(["softmax"], sizes=[16])
+
+
+def test_saved_bytes_counts_what_backward_keeps() -> None:
+    x = torch.randn(1000)
+    assert saved_bytes(torch.relu, x) == 4000  # one float32 tensor (its output)
+    assert saved_bytes(lambda t: t * 2.0, x) == 0  # a constant scale saves nothing
+    assert saved_bytes(lambda t: t * t, x) == 4000  # x saved twice, the same storage counted once
+    assert native_op("gelu") is torch.nn.functional.gelu and native_op("sparse_plus") is None
+
+
+def test_cli_bench_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "relu", "--size", "4K", "--repeats", "2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["machine"]["torch"] == torch.__version__
+    assert {r["impl"] for r in out["rows"]} == {"actlab", "torch"}
+    assert all(r["size"] == 4096 for r in out["rows"])
+
+
+def test_cli_bench_table_and_bad_size(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "elu", "--size", "2K", "--repeats", "2", "--no-torch",
+                 "--format", "markdown"]) == 0
+    assert capsys.readouterr().out.startswith("| activation | impl |")
+    with pytest.raises(SystemExit):
+        main(["bench", "elu", "--size", "0"])

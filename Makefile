@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test test-slow catalogue audit lint report clean
+.PHONY: test test-slow catalogue audit docs lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ catalogue: $(STAMP)
 ## Regenerate docs/numerics.md.
 audit: $(STAMP)
 	$(PY) benchmarks/numerics_audit.py --markdown docs/numerics.md
+
+## Regenerate every generated document: numerics, properties (with costs) and the gallery.
+docs: audit
+	$(PY) benchmarks/properties_table.py -o docs/properties.md --cost
+	$(VENV)/bin/actlab plot --all -o docs/gallery
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

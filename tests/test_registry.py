@@ -735,3 +735,11 @@ def test_spec_name_may_be_any_spelling_get_accepts() -> None:
     assert actlab.spec(actlab.create("Hard Sigmoid")) == "hard_sigmoid"
     with pytest.raises(actlab.InvalidParameterError, match=r"as in relu\(key=value\)"):
         actlab.create("relu(1)")
+
+
+def test_vector_activation_must_bring_its_vjp() -> None:
+    from actlab.functions._registry import define
+
+    with pytest.raises(ValueError, match="needs vjp_fn"):
+        define(name="vector_without_vjp_demo", fn=lambda xp, x: x, kind="vector")
+    assert "vector_without_vjp_demo" not in actlab.names()

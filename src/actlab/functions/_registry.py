@@ -196,8 +196,6 @@ class Activation:
         p = self.resolve(params)
         if self.kind == "elementwise":
             return grad * self.derivative(x, **p)
-        if self.vjp_fn is None:
-            raise NotImplementedError(f"{self.name} has no analytic vjp")
         x = as_array(x)
         xp = namespace(x)
         cd = compute_dtype(xp, x.dtype, exact=self.exact)
@@ -262,6 +260,9 @@ def define(**fields: Any) -> Activation:
 
 
 def _add(act: Activation) -> Activation:
+    if act.kind == "vector" and act.vjp_fn is None:
+        # a vector activation has no elementwise derivative to fall back on
+        raise ValueError(f"cannot register {act.name!r}: a vector activation needs vjp_fn")
     keys = {_norm(act.name)} | {_norm(a) for a in act.aliases}
     if act.class_name:
         keys.add(_norm(act.class_name))
@@ -345,11 +346,9 @@ def unregister(name: str) -> None:
 
 
 def _autodiff_derivative(act: Activation, x: Any, params: dict[str, Any]) -> Any:
+    # Importing actlab.functions runs actlab/__init__.py first, which installs the hook.
     if not _AUTODIFF:
-        raise NotImplementedError(
-            f"{act.name} has no analytic derivative and no autodiff backend is loaded; "
-            f"`import actlab` installs the PyTorch one"
-        )
+        raise RuntimeError("internal error: actlab's autodiff hook is not installed")
     return _AUTODIFF[0](act, x, params)
 
 

@@ -53,12 +53,27 @@ def apply(
     act = functions.get(act)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{act.name} expects a torch.Tensor, got {type(x).__name__}")
-    p = act.resolve(params)
     if inplace and not act.inplace:
         raise ValueError(f"{act.name} has no in-place form (inplace=True is not supported)")
+    return dispatch(act, x, act.resolve(params), inplace, training, generator)
+
+
+def dispatch(
+    act: Activation,
+    x: torch.Tensor,
+    params: dict[str, Any],
+    inplace: bool = False,
+    training: bool = False,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """:func:`apply` without the checks, for callers that validated once already.
+
+    Modules validate their parameters in ``__init__``; their ``forward`` (the hot
+    path) comes here with the full, checked parameter dict.
+    """
     if act.stochastic and training:
-        return _rrelu_train(act, x, p, inplace, generator)
-    return _run(act, x, p, inplace)
+        return _rrelu_train(act, x, params, inplace, generator)
+    return _run(act, x, params, inplace)
 
 
 def _run(act: Activation, x: torch.Tensor, p: dict[str, Any], inplace: bool) -> torch.Tensor:
@@ -68,8 +83,6 @@ def _run(act: Activation, x: torch.Tensor, p: dict[str, Any], inplace: bool) -> 
         src = x.clone() if torch.is_grad_enabled() and x.requires_grad else x
         return x.copy_(_run(act, src, p, False))
     if act.kind == "vector":
-        if act.vjp_fn is None:
-            return act._eval(act.fn, x, p)
         return VectorFn.apply(x, act, tuple(p.items()))
     if act.grad is None:  # user activation without analytic derivative: plain autograd
         return act._eval(act.fn, x, p)

@@ -78,9 +78,7 @@ class ActivationModule(nn.Module):
         return {p.name: getattr(self, p.name) for p in self.activation.params}
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return AF.apply(
-            self.activation, input, inplace=self.inplace, training=self.training, **self._params()
-        )
+        return AF.dispatch(self.activation, input, self._params(), self.inplace, self.training)
 
     def extra_repr(self) -> str:
         shown = {k: v for k, v in self._params().items() if not isinstance(v, torch.Tensor)}
@@ -154,7 +152,7 @@ class PReLU(ActivationModule):
                     f"(dim 1) has shape {tuple(input.shape)}"
                 )
             w = w.reshape((1, -1) + (1,) * (input.dim() - 2))
-        return AF.apply(self.activation, input, weight=w)
+        return AF.dispatch(self.activation, input, {"weight": w})
 
     def extra_repr(self) -> str:
         return f"num_parameters={self.num_parameters}"

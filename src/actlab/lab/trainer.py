@@ -418,7 +418,7 @@ class _MLPStack:
                 z = F.layer_norm(z, z.shape[-1:]) * self.nw[i] + self.nb[i]
             elif self.norm == "batch":
                 z = self._batch_norm(z, i, train)
-            a = AF.apply(self.act, z, training=train, **self.act_static, **self.act_learn[i])
+            a = AF.dispatch(self.act, z, {**self.act_static, **self.act_learn[i]}, training=train)
             acts.append(a)
             h = h + a if self.residual and a.shape == h.shape else a
         return h, acts

@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 import time
@@ -48,6 +49,7 @@ __all__ = [
     "criteria",
     "expectation",
     "fill_metadata",
+    "gain",
     "infer",
     "relative_cost",
     "table",
@@ -746,6 +748,33 @@ _TORCH_GAIN = {
     "leaky_relu": "leaky_relu",
     "selu": "selu",
 }
+
+
+def gain(name: str | functions.Activation, **params: Any) -> float:
+    """1 / sqrt(E f(z)^2), z ~ N(0, 1): the weight scale that keeps a layer's second moment.
+
+    The same quadrature as :func:`criteria`, split at the function's kinks; cached,
+    because every layer an initialiser builds asks for it.
+
+    Example:
+        >>> round(gain("relu") ** 2, 12)
+        2.0
+    """
+    act = functions.get(name)
+    return _gain(act.name, tuple(sorted(act.resolve(params).items())))
+
+
+@functools.lru_cache(maxsize=256)
+def _gain(name: str, params: tuple) -> float:
+    act = functions.get(name)
+    p = dict(params)
+    props = infer(act, **p)
+
+    def f2(v: Any) -> Any:
+        return np.square(act.forward(np.asarray(v, dtype=np.float64), **p))
+
+    second = expectation(f2, 1.0, [*props.kinks, *props.c1_points])
+    return 1.0 / math.sqrt(second) if second > 0 else math.inf
 
 
 def torch_gain(name: str | functions.Activation, **params: Any) -> float | None:

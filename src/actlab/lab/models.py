@@ -34,20 +34,13 @@ INITS = ("he", "xavier", "lecun", "orthogonal", "torch")
 
 
 def _gain(activation: str) -> float:
-    """He-style gain for ``activation``: 1 / sqrt(E f(z)^2), z ~ N(0, 1), from the catalogue.
-
-    The standard Gauss-Hermite rule integrates it (kinks cost a little accuracy,
-    which an initialisation does not notice).
-    """
-    import numpy as np
+    """He-style gain of a catalogue spec (1 for vector activations): see properties.gain."""
+    from ..analysis.properties import gain
 
     name, params = parse_spec(activation)
-    act = functions.get(name)
-    if act.kind != "elementwise":
+    if functions.get(name).kind != "elementwise":
         return 1.0
-    z, w = np.polynomial.hermite_e.hermegauss(201)
-    second = float(np.sum(w * act.forward(z, **params) ** 2) / math.sqrt(2 * math.pi))
-    return 1.0 / math.sqrt(second) if second > 0 else 1.0
+    return gain(name, **params)
 
 
 def init_weights(layer: nn.Module, scheme: str, activation: str = "relu") -> None:

@@ -247,3 +247,29 @@ def test_user_activation_in_parallel_workers(tmp_path: Path, capsys) -> None:
     finally:
         sys.path.remove(str(tmp_path))
         actlab.unregister("isru_sweep_demo")
+
+
+def test_two_sweeps_share_one_trial_in_one_store(tmp_path):
+    """A config in two sweeps is trained once; each sweep sees it (no finished-trial update)."""
+    db = tmp_path / "shared.db"
+    base = {"fixed": {"data": "moons", "hidden": [8], "epochs": 1, "batch_size": 50}}
+    a = {"name": "a", **base, "grid": {"activation": ["relu", "tanh"], "seed": [0]}}
+    b = {"name": "b", **base, "grid": {"activation": ["tanh", "elu"], "seed": [0]}}
+    ra = sweep.run(a, store=db, workers=1, progress=False)
+    rb = sweep.run(b, store=db, workers=1, progress=False)
+    assert (ra.completed, rb.completed) == (2, 1)
+    assert rb.skipped == 1
+    got_b = sweep.rows(sweep.Sweep.from_dict(b), db)
+    assert [r["activation"] for r in got_b] == ["tanh", "elu"]
+    tanh_a = [r for r in sweep.rows(sweep.Sweep.from_dict(a), db) if r["activation"] == "tanh"]
+    assert tanh_a[0]["final_test_loss"] == got_b[0]["final_test_loss"]
+    assert sweep.status(sweep.Sweep.from_dict(b), db)["done"] == 2
+
+
+def test_measurements_round_trip(tmp_path):
+    from actlab.lab.store import Store
+
+    with Store(tmp_path / "m.db") as db:
+        assert db.get_measurement("x") is None
+        db.put_measurement("x", {"a": [1, 2.5]})
+        assert db.get_measurement("x") == {"a": [1, 2.5]}

@@ -119,3 +119,33 @@ def test_stacked_mlp_features_match_plain(extra: dict) -> None:
         for key in ("train_loss", "test_loss", "train_acc", "test_acc", "dead_fraction"):
             assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-7), (key, a, b)
         assert a["grad_norms"] == pytest.approx(b["grad_norms"], rel=1e-4)
+
+
+@pytest.mark.parametrize("output", [None, "sigmoid", "relu"])
+def test_unit_statistics_and_output_activation_match_plain(output) -> None:
+    """Sparsity, dead units' indices, noisy-input accuracy and an output activation:
+    the stacked trainer and the plain loop agree, and the output layer is never a hidden unit."""
+    cfg = {**BASE, "activation": "relu", "epochs": 2, "seed": 2, "eval_noise": 0.5}
+    cfg["output"] = output
+    plain = trainer.train_plain(cfg).final
+    group = trainer.train_group([cfg, {**cfg, "seed": 5}])[0].final
+    for key in ("train_loss", "test_acc", "noise_acc", "noise_loss", "sparsity"):
+        assert plain[key] == pytest.approx(group[key], rel=1e-5, abs=1e-7), key
+    assert plain["dead_units"] == group["dead_units"]
+    assert len(plain["dead_units"]) == 2
+    n_dead = sum(map(len, plain["dead_units"]))
+    assert plain["dead_fraction"] == pytest.approx(n_dead / 64)
+    assert 0.1 < plain["sparsity"] < 0.9  # ReLU: about half the activations are exact zeros
+    assert plain["noise_acc"] <= plain["test_acc"] + 0.05
+
+
+def test_smooth_activations_have_no_sparsity_and_noise_is_optional() -> None:
+    r = trainer.train_plain({**BASE, "epochs": 1})
+    assert r.final["sparsity"] == 0.0 and "noise_acc" not in r.final
+
+
+def test_bad_eval_noise_and_output_are_named() -> None:
+    with pytest.raises(ValueError, match="eval_noise"):
+        trainer.resolve({"eval_noise": -1})
+    with pytest.raises(ValueError, match="relux"):
+        trainer.resolve({"output": "relux"})

@@ -19,7 +19,7 @@ from .. import __version__, functions
 EXIT_OK, EXIT_USAGE, EXIT_FAIL = 0, 2, 3
 
 #: Modules of this package that contribute subcommands, in the order of ``actlab --help``.
-COMMAND_MODULES = ["catalogue", "sweep", "props", "plot", "diagnose", "bench"]
+COMMAND_MODULES = ["report", "catalogue", "sweep", "props", "plot", "diagnose", "bench"]
 
 
 def print_table(

@@ -81,6 +81,9 @@ class MLP(nn.Module):
         init: ``he``, ``xavier``, ``lecun``, ``orthogonal`` or ``torch``. Default: ``torch``.
         norm: ``None``, ``"batch"`` or ``"layer"``.
         residual: add each hidden layer's input to its output where widths match.
+        output: a catalogue spec applied to the output layer (``None``: linear outputs,
+            i.e. logits for a softmax cross-entropy). For testing where an activation
+            belongs (claim C16); hidden-unit statistics never include it.
     """
 
     def __init__(
@@ -92,6 +95,7 @@ class MLP(nn.Module):
         init: str = "torch",
         norm: str | None = None,
         residual: bool = False,
+        output: str | None = None,
     ):
         super().__init__()
         if norm not in (None, "batch", "layer"):
@@ -106,6 +110,7 @@ class MLP(nn.Module):
             self.norms = None
         self.acts = nn.ModuleList(create(activation) for _ in hidden)
         self.out = nn.Linear(widths[-1], out_features)
+        self.out_act = create(output) if output else None
         self.residual = residual
         for layer in [*self.layers, self.out]:
             init_weights(layer, init, activation)
@@ -118,7 +123,8 @@ class MLP(nn.Module):
                 z = self.norms[i](z)
             a = act(z)
             h = h + a if self.residual and a.shape == h.shape else a
-        return self.out(h)
+        out = self.out(h)
+        return out if self.out_act is None else self.out_act(out)
 
 
 class SmallCNN(nn.Module):
@@ -180,8 +186,11 @@ def build(config: dict[str, Any], input_shape: Sequence[int], n_outputs: int) ->
             init=config.get("init", "torch"),
             norm=config.get("norm"),
             residual=bool(config.get("residual", False)),
+            output=config.get("output"),
         )
     if kind == "cnn":
+        if config.get("output"):
+            raise ValueError("The 'output' setting is supported for model 'mlp' only")
         return SmallCNN(
             input_shape,
             n_outputs,

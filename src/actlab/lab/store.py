@@ -42,6 +42,18 @@ CREATE TABLE IF NOT EXISTS trials (
     final_dead_fraction REAL
 );
 CREATE INDEX IF NOT EXISTS trials_sweep ON trials (sweep, state);
+CREATE TABLE IF NOT EXISTS members (
+    sweep TEXT NOT NULL,
+    key TEXT NOT NULL REFERENCES trials (key),
+    position INTEGER NOT NULL,
+    PRIMARY KEY (sweep, key)
+);
+INSERT OR IGNORE INTO members (sweep, key, position) SELECT sweep, key, position FROM trials;
+CREATE TABLE IF NOT EXISTS measurements (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    created REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS epochs (
     key TEXT NOT NULL REFERENCES trials (key),
     epoch INTEGER NOT NULL,
@@ -49,6 +61,10 @@ CREATE TABLE IF NOT EXISTS epochs (
     PRIMARY KEY (key, epoch)
 );
 """
+
+
+#: The keys of one sweep's trials (a sub-select taking the sweep's name as its parameter).
+_MEMBERS = "(SELECT key FROM members WHERE sweep=?)"
 
 
 class TrialState(str, Enum):
@@ -109,16 +125,25 @@ class Store:
 
     # -- writing -----------------------------------------------------------------------
     def add_trials(self, sweep: str, configs: Sequence[dict[str, Any]]) -> int:
-        """Add trials not already present (by key); returns how many were new."""
+        """Add trials not already present (by key); returns how many were new.
+
+        A trial belongs to every sweep that lists it: two sweeps sharing a config
+        share its one result (trained once), and each sees it in its own grid order.
+        """
         new = 0
         with self._tx() as db:
             for pos, cfg in enumerate(configs):
+                key = trial_key(cfg)
                 cur = db.execute(
                     "INSERT OR IGNORE INTO trials (key, sweep, position, config, state) "
                     "VALUES (?, ?, ?, ?, 'WAITING')",
-                    (trial_key(cfg), sweep, pos, json.dumps(cfg, sort_keys=True)),
+                    (key, sweep, pos, json.dumps(cfg, sort_keys=True)),
                 )
                 new += cur.rowcount
+                db.execute(
+                    "INSERT OR REPLACE INTO members (sweep, key, position) VALUES (?, ?, ?)",
+                    (sweep, key, pos),
+                )
         return new
 
     def _check_unfinished(self, db: sqlite3.Connection, keys: Iterable[str]) -> None:
@@ -143,7 +168,8 @@ class Store:
         """Put trials left RUNNING by a driver that died back to WAITING; returns how many."""
         with self._tx() as db:
             cur = db.execute(
-                "UPDATE trials SET state='WAITING', started=NULL WHERE sweep=? AND state='RUNNING'",
+                "UPDATE trials SET state='WAITING', started=NULL WHERE state='RUNNING' "
+                f"AND key IN {_MEMBERS}",
                 (sweep,),
             )
             return cur.rowcount
@@ -193,12 +219,12 @@ class Store:
         with self._tx() as db:
             db.execute(
                 "DELETE FROM epochs WHERE key IN "
-                "(SELECT key FROM trials WHERE sweep=? AND state='FAIL')",
+                f"(SELECT key FROM trials WHERE state='FAIL' AND key IN {_MEMBERS})",
                 (sweep,),
             )
             return db.execute(
                 "UPDATE trials SET state='WAITING', error=NULL, finished=NULL "
-                "WHERE sweep=? AND state='FAIL'",
+                f"WHERE state='FAIL' AND key IN {_MEMBERS}",
                 (sweep,),
             ).rowcount
 
@@ -206,21 +232,25 @@ class Store:
     def counts(self, sweep: str) -> dict[TrialState, int]:
         out = dict.fromkeys(TrialState, 0)
         for state, n in self._db.execute(
-            "SELECT state, COUNT(*) FROM trials WHERE sweep=? GROUP BY state", (sweep,)
+            f"SELECT state, COUNT(*) FROM trials WHERE key IN {_MEMBERS} GROUP BY state", (sweep,)
         ):
             out[TrialState(state)] = n
         return out
 
     def trials(self, sweep: str, state: TrialState | None = None) -> list[dict[str, Any]]:
         """Trials of a sweep in grid order: config, state and summary columns."""
-        q = "SELECT * FROM trials WHERE sweep=?" + (" AND state=?" if state else "")
+        q = (
+            "SELECT t.*, m.position AS position FROM trials t JOIN members m ON m.key = t.key "
+            "WHERE m.sweep=?" + (" AND t.state=?" if state else "")
+        )
         args: tuple = (sweep, state.value) if state else (sweep,)
-        cur = self._db.execute(q + " ORDER BY position", args)
+        cur = self._db.execute(q + " ORDER BY m.position", args)
         cols = [c[0] for c in cur.description]
         rows = []
         for r in cur.fetchall():
             d = dict(zip(cols, r))
             d["config"] = json.loads(d["config"])
+            d["sweep"] = sweep
             rows.append(d)
         return rows
 
@@ -231,3 +261,17 @@ class Store:
                 "SELECT metrics FROM epochs WHERE key=? ORDER BY epoch", (key,)
             )
         ]
+
+    # -- measurements ------------------------------------------------------------------
+    def get_measurement(self, key: str) -> Any | None:
+        """A stored measurement (JSON) or None: what experiments measure outside trials."""
+        row = self._db.execute("SELECT value FROM measurements WHERE key=?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def put_measurement(self, key: str, value: Any) -> None:
+        """Store (or replace) a measurement, in one transaction."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO measurements (key, value, created) VALUES (?, ?, ?)",
+                (key, json.dumps(value), time.time()),
+            )

@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import itertools
 import os
@@ -35,6 +36,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +44,16 @@ from typing import Any
 from . import trainer
 from .store import Store, TrialState, trial_key
 
-__all__ = ["CHUNK", "RunReport", "Sweep", "default_store", "export_csv", "run", "status"]
+__all__ = [
+    "CHUNK",
+    "RunReport",
+    "Sweep",
+    "default_store",
+    "export_csv",
+    "run",
+    "status",
+    "worker_pool",
+]
 
 #: At most this many trials are stacked into one batched training call.
 CHUNK = 16
@@ -195,6 +206,7 @@ def run(
     progress: bool | None = None,
     on_chunk: Callable[[int, int], None] | None = None,
     imports: Sequence[str] = (),
+    executor: Executor | None = None,
 ) -> RunReport:
     """Run every trial of ``sweep`` not yet complete in ``store``.
 
@@ -209,6 +221,9 @@ def run(
         on_chunk: called with (chunks done, chunks total) after each chunk.
         imports: modules to import in every worker first (user activations' registrations;
             the command line passes its ``--import`` modules).
+        executor: a process pool to run the local backend's chunks in (one made with
+            :func:`worker_pool` and shared by several sweeps saves each its start-up);
+            default: a pool of ``workers`` processes for this run.
     """
     if not isinstance(sweep, Sweep):
         src = sweep
@@ -235,12 +250,13 @@ def run(
                 continue
             todo.append((chunk, keys))
         n_workers = max(1, workers or os.cpu_count() or 1)
-        runner = _run_local if backend == "local" else _run_ray
+        if backend == "local":
+            results = _run_local(todo, db, n_workers, executor, tuple(imports))
+        else:
+            results = _run_ray(todo, db, n_workers, address, tuple(imports))
         bar = _Progress(len(todo), sweep.name, progress)
         with bar:
-            for i, (_chunk, keys, outcome) in enumerate(
-                runner(todo, db, n_workers, address, tuple(imports))
-            ):
+            for i, (_chunk, keys, outcome) in enumerate(results):
                 if isinstance(outcome, BaseException):
                     msg = "".join(traceback.format_exception_only(type(outcome), outcome)).strip()
                     db.fail(keys, msg)
@@ -256,8 +272,17 @@ def run(
     return report
 
 
-def _run_local(todo: list, db: Store, n_workers: int, address: str | None, imports: tuple):
-    if n_workers == 1 or len(todo) <= 1:
+def worker_pool(workers: int | None = None) -> Executor:
+    """A pool of spawned worker processes for :func:`run`'s ``executor`` (close it when done)."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    n = max(1, workers or os.cpu_count() or 1)
+    return ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"))
+
+
+def _run_local(todo: list, db: Store, n_workers: int, executor: Executor | None, imports: tuple):
+    if executor is None and (n_workers == 1 or len(todo) <= 1):
         for chunk, keys in todo:
             db.mark_running(keys)
             try:
@@ -265,10 +290,9 @@ def _run_local(todo: list, db: Store, n_workers: int, address: str | None, impor
             except Exception as exc:  # a failing trial must not lose the others
                 yield chunk, keys, exc
         return
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import as_completed
 
-    with ProcessPoolExecutor(max_workers=n_workers, mp_context=mp.get_context("spawn")) as pool:
+    with contextlib.nullcontext(executor) if executor else worker_pool(n_workers) as pool:
         futures = {}
         for chunk, keys in todo:
             db.mark_running(keys)

@@ -48,6 +48,7 @@ DEFAULTS: dict[str, Any] = {
     "init": "torch",
     "norm": None,
     "residual": False,
+    "output": None,
     "optimizer": "adam",
     "lr": 0.01,
     "momentum": 0.9,
@@ -55,6 +56,7 @@ DEFAULTS: dict[str, Any] = {
     "batch_size": 100,
     "epochs": 50,
     "seed": 0,
+    "eval_noise": 0.0,
 }
 OPTIMIZERS = ("sgd", "momentum", "adam", "adagrad")
 #: Keys that may differ inside one batched group.
@@ -96,7 +98,7 @@ def resolve(config: dict[str, Any]) -> dict[str, Any]:
             f"The 'optimizer' setting must be one of {', '.join(OPTIMIZERS)}. "
             f"Got {c['optimizer']!r} instead."
         )
-    for key, low in (("lr", 0), ("batch_size", 1), ("epochs", 0)):
+    for key, low in (("lr", 0), ("batch_size", 1), ("epochs", 0), ("eval_noise", 0)):
         v = c[key]
         if (
             isinstance(v, bool)
@@ -111,6 +113,8 @@ def resolve(config: dict[str, Any]) -> dict[str, Any]:
     from .. import create
 
     create(c["activation"])  # validates the spec early, with the catalogue's message
+    if c["output"] is not None:
+        create(c["output"])
     return c
 
 
@@ -157,21 +161,42 @@ def _weight_names(model: nn.Module) -> list[str]:
 
 
 def _act_modules(model: nn.Module) -> list[nn.Module]:
-    return [m for m in model.modules() if isinstance(m, ActivationModule)]
+    """The hidden activations (an output activation, if any, is not a hidden unit)."""
+    out_act = getattr(model, "out_act", None)
+    return [m for m in model.modules() if isinstance(m, ActivationModule) and m is not out_act]
+
+
+def _noisy(x: torch.Tensor, c: dict[str, Any]) -> torch.Tensor:
+    """The test inputs with Gaussian noise of std ``eval_noise`` (same noise for every model)."""
+    gen = torch.Generator().manual_seed(10_007 + int(c["data_seed"]))
+    return x + c["eval_noise"] * torch.randn(x.shape, generator=gen, dtype=x.dtype)
+
+
+def _unit_stats(alive: list[torch.Tensor], zeros: float, count: float) -> dict[str, Any]:
+    """Dead fraction, the dead units' indices per layer, and the fraction of zero activations."""
+    units = sum(a.numel() for a in alive)
+    return {
+        "dead_fraction": sum(int((~a).sum()) for a in alive) / units if units else 0.0,
+        "dead_units": [torch.nonzero(~a.flatten()).flatten().tolist() for a in alive],
+        "sparsity": zeros / count if count else 0.0,
+    }
 
 
 @torch.no_grad()
 def _evaluate(
     model: nn.Module, c: dict[str, Any], ds: data_mod.Dataset, xtr, ytr, xte, yte, batch: int = 2000
 ) -> dict[str, float]:
-    """Loss and accuracy on train and test sets, and the fraction of dead hidden units.
+    """Loss and accuracy on train and test sets, and the state of the hidden units.
 
     A unit (a feature, or a conv channel) is dead when its activation output is exactly
-    zero for every training example.
+    zero for every training example; ``sparsity`` is the fraction of hidden activations
+    on the training set that are exactly zero; ``noise_acc`` (when ``eval_noise > 0``)
+    the test accuracy with Gaussian noise added to the inputs.
     """
     was_training = model.training
     model.eval()
     alive: list[torch.Tensor | None] = []
+    zeros = [0.0, 0.0]  # zero activations, all activations
     hooks = []
     for i, m in enumerate(_act_modules(model)):
         alive.append(None)
@@ -180,12 +205,17 @@ def _evaluate(
             nz = (out != 0).flatten(2).any(2) if out.dim() > 2 else out != 0
             a = nz.any(0)
             alive[i] = a if alive[i] is None else alive[i] | a
+            zeros[0] += float((out == 0).sum())
+            zeros[1] += out.numel()
 
         hooks.append(m.register_forward_hook(hook))
     try:
         res = {}
-        for split, x, y in (("train", xtr, ytr), ("test", xte, yte)):
-            if split == "test":
+        splits = [("train", xtr, ytr), ("test", xte, yte)]
+        if c["eval_noise"] > 0:
+            splits.append(("noise", _noisy(xte, c), yte))
+        for split, x, y in splits:
+            if split != "train":
                 for h in hooks:
                     h.remove()
                 hooks = []
@@ -200,9 +230,7 @@ def _evaluate(
                     total += float(F.mse_loss(out, yy, reduction="sum")) / yy.shape[1]
             res[f"{split}_loss"] = total / n
             res[f"{split}_acc"] = correct / n if ds.task == "classification" else float("nan")
-        units = sum(a.numel() for a in alive if a is not None)
-        dead = sum(int((~a).sum()) for a in alive if a is not None)
-        res["dead_fraction"] = dead / units if units else 0.0
+        res.update(_unit_stats([a for a in alive if a is not None], *zeros))
     finally:
         for h in hooks:
             h.remove()
@@ -375,6 +403,7 @@ class _MLPStack:
                     for i in range(n_hidden)
                 ]
         # activation parameters: static ones shared, learnable ones stacked to (S, 1, 1)
+        self.out_act = m0.out_act
         self.act = m0.acts[0].activation
         self.act_static = {
             k: v for k, v in m0.acts[0]._params().items() if not isinstance(v, torch.Tensor)
@@ -405,7 +434,13 @@ class _MLPStack:
         if not isinstance(m0, MLP) or not m0.acts:
             return False
         # one scalar per learnable activation parameter (PReLU with one slope, Swish beta)
+        if m0.out_act is not None and any(True for _ in m0.out_act.parameters()):
+            return False
         return all(p.numel() == 1 for a in m0.acts for p in a.parameters())
+
+    def _output(self, h: torch.Tensor) -> torch.Tensor:
+        out = torch.baddbmm(self.bo, h, self.wo)
+        return out if self.out_act is None else self.out_act(out)
 
     def _hidden(self, x: torch.Tensor, train: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
         from .. import functional as AF
@@ -437,7 +472,7 @@ class _MLPStack:
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, _ = self._hidden(x, train=True)
-        return torch.baddbmm(self.bo, h, self.wo)
+        return self._output(h)
 
     @torch.no_grad()
     def evaluate(
@@ -452,14 +487,19 @@ class _MLPStack:
     ) -> list[dict[str, float]]:
         res: list[dict[str, float]] = [{} for _ in range(self.s)]
         alive = None
-        for split, x, y in (("train", xtr, ytr), ("test", xte, yte)):
+        zeros = torch.zeros(self.s, dtype=torch.float64)
+        count = 0
+        splits = [("train", xtr, ytr), ("test", xte, yte)]
+        if c["eval_noise"] > 0:
+            splits.append(("noise", _noisy(xte, c), yte))
+        for split, x, y in splits:
             total = torch.zeros(self.s, dtype=torch.float64)
             correct = torch.zeros(self.s, dtype=torch.int64)
             n = x.shape[0]
             for i in range(0, n, batch):
                 xb = x[i : i + batch].flatten(1).expand(self.s, -1, -1)
                 h, acts = self._hidden(xb, train=False)
-                out = torch.baddbmm(self.bo, h, self.wo)
+                out = self._output(h)
                 yb = y[i : i + batch]
                 if ds.task == "classification":
                     per = F.cross_entropy(
@@ -472,14 +512,15 @@ class _MLPStack:
                 if split == "train":
                     nz = [(a != 0).any(1) for a in acts]  # (S, units) per layer
                     alive = nz if alive is None else [p | q for p, q in zip(alive, nz)]
+                    zeros += sum((a == 0).flatten(1).sum(1, dtype=torch.float64) for a in acts)
+                    count += sum(a[0].numel() for a in acts)
             for s in range(self.s):
                 res[s][f"{split}_loss"] = float(total[s]) / n
                 res[s][f"{split}_acc"] = (
                     float(correct[s]) / n if ds.task == "classification" else float("nan")
                 )
-        units = sum(a.shape[1] for a in alive)
         for s in range(self.s):
-            res[s]["dead_fraction"] = sum(int((~a[s]).sum()) for a in alive) / units
+            res[s].update(_unit_stats([a[s] for a in alive], float(zeros[s]), count))
         return res
 
 

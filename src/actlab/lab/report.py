@@ -1,0 +1,239 @@
+"""The claims report: run every claim's experiment, then write ``index.html`` and ``results.json``.
+
+``build`` runs the experiments in claim order against one results store
+(``OUT/results.db``), so a second run reuses every stored trial and
+measurement (``fresh=True`` starts from an empty store). An experiment that
+fails is reported as failed, with its error, and the others still run: no
+result is lost to one bad claim.
+
+Example:
+    >>> from actlab.lab import report
+    >>> report.VERDICT_LABELS["depends"]
+    'depends'
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import experiments as ex
+
+__all__ = ["ClaimResult", "build", "render"]
+
+VERDICT_LABELS = {v: v for v in ex.VERDICTS} | {None: "failed"}
+
+
+@dataclass
+class ClaimResult:
+    """One claim's answer, or its error."""
+
+    id: str
+    claim: str
+    title: str
+    question: str
+    sources: str
+    setup: dict[str, Any] = field(default_factory=dict)
+    outcome: ex.Outcome | None = None
+    error: str | None = None
+    seconds: float = 0.0
+    figure_svg: str | None = None
+    figure_files: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str | None:
+        return self.outcome.verdict.verdict if self.outcome else None
+
+    def as_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "id": self.id,
+            "claim": self.claim,
+            "title": self.title,
+            "question": self.question,
+            "verdict": self.verdict if self.outcome else "failed",
+            "evidence": self.outcome.evidence if self.outcome else {},
+            "setup": self.setup,
+            "seconds": round(self.seconds, 2),
+            "figures": self.figure_files,
+        }
+        if self.outcome:
+            o = self.outcome.as_dict()
+            d["reason"] = o["verdict"]["reason"]
+            d["depends_on"] = o["verdict"]["on"]
+            d["boundary"] = o["verdict"]["boundary"]
+            d["provisional"] = o["verdict"]["provisional"]
+            d["findings"] = o["findings"]
+            d["anchors"] = o["anchors"]
+            d["tables"] = o["tables"]
+        else:
+            d["error"] = self.error
+        return d
+
+
+def _save_figure(fig: Any, stem: Path) -> tuple[str, list[str]]:
+    """Write the figure as SVG and PNG files; return the SVG text (inlined in the page)."""
+    import matplotlib.pyplot as plt
+
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    svg = buf.getvalue()
+    stem.with_suffix(".svg").write_text(svg, encoding="utf-8")
+    fig.savefig(stem.with_suffix(".png"), dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    svg = svg[svg.index("<svg") :]  # drop the XML prolog and doctype: inline SVG takes neither
+    return svg, [f"figures/{stem.name}.svg", f"figures/{stem.name}.png"]
+
+
+def run_claim(exp: ex.Experiment, ctx: ex.Context, out: Path) -> ClaimResult:
+    """Run one experiment end to end; an exception becomes the result's ``error``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    res = ClaimResult(exp.id, exp.claim, exp.title, exp.question, exp.sources)
+    t0 = time.perf_counter()
+    try:
+        res.setup = exp.setup(ctx.profile)
+        data = exp.run(ctx)
+        res.outcome = exp.analyse(data)
+        fig = exp.figure(data, res.outcome)
+        res.figure_svg, res.figure_files = _save_figure(fig, out / "figures" / exp.id)
+    except Exception as exc:  # one failing claim must not lose the others
+        res.error = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def build(
+    out: str | Path,
+    *,
+    profile: str = "quick",
+    claims: Sequence[str] | None = None,
+    fresh: bool = False,
+    backend: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    command: str | None = None,
+    log: Callable[[str], None] | None = None,
+    progress: bool | None = False,
+) -> list[ClaimResult]:
+    """Run the experiments (all, or ``claims``) and write the report into ``out``.
+
+    Writes ``out/index.html`` (self-contained), ``out/results.json``,
+    ``out/figures/C*.svg|png`` and keeps every trial in ``out/results.db``.
+    """
+    from .sweep import worker_pool
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    store = out / "results.db"
+    if fresh:
+        for p in out.glob("results.db*"):
+            p.unlink()
+    exps = [ex.get(c) for c in claims] if claims else ex.all_experiments()
+    say = log or (lambda _line: None)
+    t0 = time.perf_counter()
+    results = []
+    pool = worker_pool(workers) if backend == "local" else None
+    try:
+        ctx = ex.Context(
+            store,
+            profile,
+            workers=workers,
+            backend=backend,
+            address=address,
+            executor=pool,
+            log=say,
+            progress=progress,
+        )
+        for e in exps:
+            say(f"{e.id} {e.title} ...")
+            r = run_claim(e, ctx, out)
+            results.append(r)
+            verdict = r.verdict or "FAILED: " + (r.error or "").strip().splitlines()[-1]
+            say(f"{e.id} {verdict} ({r.seconds:.1f} s)")
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    total = time.perf_counter() - t0
+    command = command or f"actlab report -o {out} --profile {profile}"
+    render(results, out, profile=profile, command=command, seconds=total)
+    return results
+
+
+def _context(profile: str, command: str, seconds: float) -> dict[str, Any]:
+    from ..analysis.machine import describe
+
+    return {
+        "profile": profile,
+        "command": command,
+        "seconds": round(seconds, 1),
+        "machine": describe(),
+    }
+
+
+def render(
+    results: Sequence[ClaimResult],
+    out: str | Path,
+    *,
+    profile: str,
+    command: str,
+    seconds: float = 0.0,
+) -> Path:
+    """Write ``results.json`` and the self-contained ``index.html`` for ``results``."""
+    import jinja2
+
+    out = Path(out)
+    meta = _context(profile, command, seconds)
+    doc = {**meta, "claims": [r.as_dict() for r in results]}
+    (out / "results.json").write_text(json.dumps(doc, indent=2, default=_json), encoding="utf-8")
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("actlab.lab", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["num"] = _num
+    env.filters["json"] = lambda v: json.dumps(v, indent=1, default=_json)
+    html = env.get_template("report.html.j2").render(
+        results=results,
+        meta=meta,
+        counts={v: sum(r.verdict == v for r in results) for v in (*ex.VERDICTS, None)},
+        favicon=base64.b64encode(_FAVICON).decode(),
+    )
+    path = out / "index.html"
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+def _json(v: Any) -> Any:
+    if hasattr(v, "tolist"):
+        return v.tolist()
+    return repr(v)
+
+
+def _num(v: Any, digits: int = 3) -> str:
+    """A number for a table cell: ``3 significant digits``, integers as they are."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return str(v)
+    if isinstance(v, int):
+        return f"{v:,}"
+    if v != v:
+        return "n/a"
+    if v == 0:
+        return "0"
+    return f"{v:.{digits}g}"
+
+
+# A 1x1 transparent PNG: a favicon inline, so the browser asks the network for nothing.
+_FAVICON = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
+)

@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test test-slow catalogue audit docs lint clean
+.PHONY: report test test-slow chromium catalogue audit docs lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -12,16 +12,31 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
+## The main job: every claim (C1-C18) tested, the report in report/index.html.
+report: $(STAMP)
+	$(VENV)/bin/actlab report -o report
+
 ## The test suite (what CI runs): lint, then the tests not marked slow.
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(PY) -m pytest -q -m "not slow" src tests
+
+## The report's browser test needs Debian's chromium: install it where it is missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the report's browser test"; \
+	    $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
+	  else echo "no chromium and no apt-get: the browser test will be skipped"; fi; \
+	fi
 
 ## Slow tests: full-range numerics sweeps and the like.
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow tests
 
-## The main job until the claims report exists: the catalogue table and the numerics audit.
+## The catalogue table and the numerics audit.
 catalogue: $(STAMP)
 	$(VENV)/bin/actlab list
 	$(VENV)/bin/actlab audit
@@ -39,4 +54,4 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache report

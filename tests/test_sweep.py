@@ -273,3 +273,16 @@ def test_measurements_round_trip(tmp_path):
         assert db.get_measurement("x") is None
         db.put_measurement("x", {"a": [1, 2.5]})
         assert db.get_measurement("x") == {"a": [1, 2.5]}
+
+
+def test_sweep_whose_chunk_another_sweep_half_finished(tmp_path):
+    """Chunks are fixed by each grid: a chunk partly finished by another sweep is trained
+    whole and only its open trials are recorded (no UpdateFinishedTrialError)."""
+    db = tmp_path / "shared.db"
+    base = {"fixed": {"data": "moons", "hidden": [8], "epochs": 1, "batch_size": 50}}
+    small = {"name": "small", **base, "grid": {"seed": [0]}}
+    big = {"name": "big", **base, "grid": {"seed": [0, 1]}}
+    sweep.run(small, store=db, workers=1, progress=False)
+    rep = sweep.run(big, store=db, workers=1, progress=False)
+    assert (rep.completed, rep.skipped, rep.failed) == (1, 1, 0)
+    assert sweep.status(sweep.Sweep.from_dict(big), db)["done"] == 2

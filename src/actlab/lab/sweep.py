@@ -245,10 +245,13 @@ def run(
         todo = []
         for chunk in sweep.chunks():
             keys = [trial_key(c) for c in chunk]
-            if all(k in done or k in failed_before for k in keys):
-                report.skipped += sum(k in done for k in keys)
-                continue
-            todo.append((chunk, keys))
+            open_keys = [k for k in keys if k not in done and k not in failed_before]
+            report.skipped += sum(k in done for k in keys)
+            if open_keys:
+                # A chunk is always trained whole, so a trial's numbers never depend on
+                # which of its neighbours another sweep sharing the store already ran;
+                # only the open trials are recorded (a finished trial never changes).
+                todo.append((chunk, keys, open_keys))
         n_workers = max(1, workers or os.cpu_count() or 1)
         if backend == "local":
             results = _run_local(todo, db, n_workers, executor, tuple(imports))
@@ -256,15 +259,17 @@ def run(
             results = _run_ray(todo, db, n_workers, address, tuple(imports))
         bar = _Progress(len(todo), sweep.name, progress)
         with bar:
-            for i, (_chunk, keys, outcome) in enumerate(results):
+            for i, (_chunk, keys, open_keys, outcome) in enumerate(results):
                 if isinstance(outcome, BaseException):
                     msg = "".join(traceback.format_exception_only(type(outcome), outcome)).strip()
-                    db.fail(keys, msg)
-                    report.failed += len(keys)
+                    db.fail(open_keys, msg)
+                    report.failed += len(open_keys)
                     report.errors.append(msg)
                 else:
-                    db.complete_many([(k, s, h, sec) for k, (s, h, sec) in zip(keys, outcome)])
-                    report.completed += len(keys)
+                    db.complete_many(
+                        [(k, s, h, sec) for k, (s, h, sec) in zip(keys, outcome) if k in open_keys]
+                    )
+                    report.completed += len(open_keys)
                 bar.advance()
                 if on_chunk:
                     on_chunk(i + 1, len(todo))
@@ -283,26 +288,26 @@ def worker_pool(workers: int | None = None) -> Executor:
 
 def _run_local(todo: list, db: Store, n_workers: int, executor: Executor | None, imports: tuple):
     if executor is None and (n_workers == 1 or len(todo) <= 1):
-        for chunk, keys in todo:
-            db.mark_running(keys)
+        for chunk, keys, open_keys in todo:
+            db.mark_running(open_keys)
             try:
-                yield chunk, keys, _work(chunk, imports)
+                yield chunk, keys, open_keys, _work(chunk, imports)
             except Exception as exc:  # a failing trial must not lose the others
-                yield chunk, keys, exc
+                yield chunk, keys, open_keys, exc
         return
     from concurrent.futures import as_completed
 
     with contextlib.nullcontext(executor) if executor else worker_pool(n_workers) as pool:
         futures = {}
-        for chunk, keys in todo:
-            db.mark_running(keys)
-            futures[pool.submit(_work, chunk, imports)] = (chunk, keys)
+        for chunk, keys, open_keys in todo:
+            db.mark_running(open_keys)
+            futures[pool.submit(_work, chunk, imports)] = (chunk, keys, open_keys)
         for fut in as_completed(futures):
-            chunk, keys = futures[fut]
+            chunk, keys, open_keys = futures[fut]
             try:
-                yield chunk, keys, fut.result()
+                yield chunk, keys, open_keys, fut.result()
             except Exception as exc:
-                yield chunk, keys, exc
+                yield chunk, keys, open_keys, exc
 
 
 def _run_ray(todo: list, db: Store, n_workers: int, address: str | None, imports: tuple):
@@ -318,17 +323,17 @@ def _run_ray(todo: list, db: Store, n_workers: int, address: str | None, imports
     try:
         remote = ray.remote(num_cpus=1)(_work)
         refs = {}
-        for chunk, keys in todo:
-            db.mark_running(keys)
-            refs[remote.remote(chunk, imports)] = (chunk, keys)
+        for chunk, keys, open_keys in todo:
+            db.mark_running(open_keys)
+            refs[remote.remote(chunk, imports)] = (chunk, keys, open_keys)
         pending = list(refs)
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
-            chunk, keys = refs[ready[0]]
+            chunk, keys, open_keys = refs[ready[0]]
             try:
-                yield chunk, keys, ray.get(ready[0])
+                yield chunk, keys, open_keys, ray.get(ready[0])
             except Exception as exc:
-                yield chunk, keys, exc
+                yield chunk, keys, open_keys, exc
     finally:
         if started:
             ray.shutdown()

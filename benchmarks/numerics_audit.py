@@ -19,6 +19,24 @@ from actlab.analysis import machine, numerics
 DTYPES = ("float32", "bfloat16", "float16")
 
 
+def _paths() -> str:
+    """Which fast-path variants run here, grouped: "compiled/compiled: elu, gelu; ..."."""
+    import torch
+
+    from actlab import _fast
+
+    groups: dict[str, list[str]] = {}
+    x = torch.zeros(8)
+    for name in functions.names():
+        act = functions.get(name)
+        if act.kind != "elementwise":
+            continue
+        plan = _fast.plan(act, x, act.resolve({}))
+        key = "reference" if plan is None else f"{plan.fwd_variant}/{plan.bwd_variant}"
+        groups.setdefault(key, []).append(name)
+    return "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(groups.items()))
+
+
 def build(points: int) -> tuple[str, bool]:
     t0 = time.perf_counter()
     elementwise = [n for n in functions.names() if functions.get(n).kind == "elementwise"]
@@ -67,6 +85,14 @@ activations (softmax family, sparsemax, GLUs) use 200 random rows of 8 values
 ~ N(0, s^2), s in 0.1, 1, 10, 100; their "derivative" is the vector-Jacobian product with
 a random cotangent. The torch columns are PyTorch's own CPU op (derivative through its
 autograd), measured on the same points; "-" where PyTorch has no such op.
+
+The actlab columns are what `actlab.functional` runs on this machine. For float32,
+bfloat16 and float16 CPU tensors that is the fast path chosen per activation by timing
+(`actlab._fast`): the compiled kernel (double in registers, one pass), or PyTorch's op
+where that is correctly rounded too (relu, relu6, hard_tanh, threshold, hard_shrink); its
+other ops within the bounds are the fallback where no kernel can be built. float64 and the
+vector activations take the reference path. Chosen here for float32 (forward/backward): {_paths()}.
+`tests/test_fast_paths.py` audits every variant, chosen or not, in all three dtypes.
 
 Bounds (float32, and applied to bfloat16 and float16 too): forward at most
 {numerics.FORWARD_BOUND:g} ULP, derivative at most {numerics.DERIVATIVE_BOUND:g} ULP, no bad values.

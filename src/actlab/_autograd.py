@@ -49,14 +49,19 @@ class ElementwiseFn(torch.autograd.Function):
     def setup_context(ctx: Any, inputs: tuple, output: Any) -> None:
         x, act, static, names, *tensors = inputs
         ctx.act, ctx.static, ctx.names = act, static, names
-        ctx.save_for_backward(x, *tensors)
+        # Keep the output rather than the input where the derivative reads it losslessly
+        # (the ReLU family): the next layer usually keeps it anyway. Parameter gradients
+        # (a learnable slope) need the input itself.
+        ctx.from_output = act.grad_from_output is not None and not tensors
+        ctx.save_for_backward(output if ctx.from_output else x, *tensors)
 
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor):
-        x, *tensors = ctx.saved_tensors
+        x, *tensors = ctx.saved_tensors  # the output, when ctx.from_output
         act: Activation = ctx.act
         p = _params(ctx.static, ctx.names, tuple(tensors))
-        gx = g * act._eval(act.grad, x, p) if ctx.needs_input_grad[0] else None
+        grad = act.grad_from_output if ctx.from_output else act.grad
+        gx = g * act._eval(grad, x, p) if ctx.needs_input_grad[0] else None
         grads = []
         for name, t, need in zip(ctx.names, tensors, ctx.needs_input_grad[4:]):
             grads.append(

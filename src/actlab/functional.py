@@ -17,8 +17,9 @@ from typing import Any
 
 import torch
 
-from . import functions
+from . import _fast, functions
 from ._autograd import ElementwiseFn, VectorFn
+from ._fast import FastFn
 from .functions import Activation
 
 __all__ = ["apply", "rrelu"]  # the per-activation functions are added below
@@ -77,16 +78,25 @@ def dispatch(
 
 
 def _run(act: Activation, x: torch.Tensor, p: dict[str, Any], inplace: bool) -> torch.Tensor:
+    tensor_names = tuple(k for k, v in p.items() if isinstance(v, torch.Tensor))
     if inplace:
-        # The backward needs the input, which the in-place write destroys: differentiate
-        # through a clone instead (the clone is skipped when no gradient is wanted).
-        src = x.clone() if torch.is_grad_enabled() and x.requires_grad else x
+        # A backward that needs the input, which the in-place write destroys, differentiates
+        # through a clone instead; one that keeps the output needs no clone, and neither
+        # does a call that wants no gradient.
+        keeps_input = act.grad_from_output is None or bool(tensor_names)
+        grad = torch.is_grad_enabled() and x.requires_grad
+        src = x.clone() if grad and keeps_input else x
         return x.copy_(_run(act, src, p, False))
     if act.kind == "vector":
         return VectorFn.apply(x, act, tuple(p.items()))
     if act.grad is None:  # user activation without analytic derivative: plain autograd
         return act._eval(act.fn, x, p)
-    tensor_names = tuple(k for k, v in p.items() if isinstance(v, torch.Tensor))
+    if not tensor_names:
+        plan = _fast.plan(act, x, p)  # float32/half CPU tensors: compiled or native kernels
+        if plan is not None:
+            if torch.is_grad_enabled() and x.requires_grad:
+                return FastFn.apply(x, plan)
+            return plan.forward(x)
     static = tuple((k, v) for k, v in p.items() if k not in tensor_names)
     return ElementwiseFn.apply(x, act, static, tensor_names, *(p[k] for k in tensor_names))
 

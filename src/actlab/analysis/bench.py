@@ -50,6 +50,7 @@ class BenchRow:
     fwd_vs_relu: float  # over torch.relu's forward on the same tensor
     fwd_bwd_vs_relu: float  # over torch.relu's forward + backward
     saved_per_element: float  # bytes saved for backward, per input element
+    path: str = ""  # actlab's variants, "forward/backward" (actlab._fast), or "reference"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -175,9 +176,18 @@ def _bench_tensor(
             fwd_vs_relu=med[key] / med["relu"],
             fwd_bwd_vs_relu=med[key + "_fb"] / med["relu_fb"],
             saved_per_element=saved_bytes(f, x) / size,
+            path=_path(functions.get(name), x) if impl == "actlab" else "",
         )
         for key, (name, impl, f) in variants.items()
     ]
+
+
+def _path(act: Any, x: torch.Tensor) -> str:
+    """Which implementation actlab ran: the fast plan's variants, or the reference path."""
+    from .. import _fast
+
+    plan = _fast.plan(act, x, act.resolve({}))
+    return "reference" if plan is None else f"{plan.fwd_variant}/{plan.bwd_variant}"
 
 
 def bench(

@@ -49,6 +49,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "fwd / relu",
         "fwd+bwd / relu",
         "saved B/elt",
+        "path (fwd/bwd)",
     ]
     body = [
         [
@@ -60,6 +61,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"{r.fwd_vs_relu:.2f}",
             f"{r.fwd_bwd_vs_relu:.2f}",
             f"{r.saved_per_element:g}",
+            r.path or "-",
         ]
         for r in rows
     ]

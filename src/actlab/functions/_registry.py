@@ -76,11 +76,17 @@ class Activation:
     ``"C0"``, ``"C1"``, ``"Cinf"``), ``zero_centred`` (E f(z) = 0 for z ~ N(0, 1)),
     ``kinks`` (where f or f' jumps). ``None`` means not declared:
     :func:`actlab.analysis.properties.fill_metadata` computes it.
+
+    ``grad_from_output``, where given, is the derivative as a function of the
+    output, ``f'(x) = grad_from_output(f(x))`` for every x (NaN included) and
+    every allowed parameter value, with no loss of accuracy (the ReLU family, exp):
+    the torch backward then keeps the output, as PyTorch's does, not the input.
     """
 
     name: str
     fn: Callable[..., Any]
     grad: Callable[..., Any] | None = None
+    grad_from_output: Callable[..., Any] | None = None
     params: tuple[Param, ...] = ()
     kind: Kind = "elementwise"
     vjp_fn: Callable[..., Any] | None = None

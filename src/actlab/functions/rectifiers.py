@@ -159,6 +159,8 @@ define(
     name="relu",
     fn=relu,
     grad=relu_grad,
+    # x > 0 exactly where relu(x) > 0, NaN where NaN: relu' reads the output as well
+    grad_from_output=relu_grad,
     exact=True,
     inplace=True,
     summary="The rectified linear unit max(x, 0).",
@@ -180,6 +182,8 @@ define(
     name="relu6",
     fn=relu6,
     grad=relu6_grad,
+    # 0 < x < 6 exactly where 0 < relu6(x) < 6
+    grad_from_output=relu6_grad,
     exact=True,
     inplace=True,
     summary="ReLU capped at 6: min(max(x, 0), 6).",
@@ -217,6 +221,8 @@ define(
     name="leaky_relu",
     fn=leaky_relu,
     grad=leaky_relu_grad,
+    # a slope >= 0 keeps the sign: x > 0 exactly where f(x) > 0
+    grad_from_output=leaky_relu_grad,
     param_grads={"negative_slope": leaky_relu_dslope},
     inplace=True,
     params=(
@@ -278,6 +284,8 @@ define(
     name="rrelu",
     fn=rrelu,
     grad=rrelu_grad,
+    # the evaluation slope (lower + upper) / 2 >= 0 keeps the sign, as for leaky_relu
+    grad_from_output=rrelu_grad,
     exact=False,
     inplace=True,
     stochastic=True,
@@ -308,7 +316,8 @@ define(
     name="threshold",
     fn=threshold,
     grad=threshold_grad,
-    exact=True,
+    # not exact=True: x <= 0.1 computed in float32 compares with 0.1f, which moves the
+    # threshold (x = 0.1f is above 0.1); the wider compute dtype compares with 0.1 itself
     inplace=True,
     params=(
         Param("threshold", 0.0, (Interval(),), "inputs at or below it are replaced"),

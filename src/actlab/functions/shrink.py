@@ -63,7 +63,12 @@ define(
     name="hard_shrink",
     fn=hard_shrink,
     grad=hard_shrink_grad,
-    exact=True,
+    # |x| <= lambd exactly where f(x) = 0, that is |f(x)| <= lambd (lambd >= 0). Not so for
+    # soft_shrink, whose x - lambd can round to 0, nor hard_tanh, whose bounds round in
+    # float32: those keep the input, as PyTorch's do.
+    grad_from_output=hard_shrink_grad,
+    # not exact=True: x <= 0.1 computed in float32 compares with 0.1f, which moves the
+    # kink (x = 0.1f is above 0.1); the wider compute dtype compares with 0.1 itself
     params=(_LAMBD,),
     summary="Zero inside [-lambd, lambd], identity outside.",
     formula="f(x) = x if |x| > lambd else 0",

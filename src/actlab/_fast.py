@@ -1,0 +1,498 @@
+"""Fast paths: the quickest accurate implementation of each elementwise activation, per machine.
+
+For float32, bfloat16 and float16 CPU tensors an activation can run three ways:
+
+- ``"compiled"``: the kernel of :mod:`actlab._kernels`, one pass over memory that
+  computes in double in registers (so the catalogue's formulas keep their accuracy),
+  forward and backward;
+- ``"native"``: PyTorch's own op, only where it is within the catalogue's bounds
+  (2 ULP forward, 4 ULP derivative) and propagates NaN; :data:`SPECS` lists which,
+  and ``tests/test_fast_paths.py`` audits each against the mpmath reference. Where
+  a kernel exists, only the correctly rounded ones (the selections: relu, relu6,
+  hard_tanh, threshold, hard_shrink) compete with it: the rest are the fallback
+  for machines without a C compiler;
+- ``"exact"``: the catalogue's definition through the array API, in float64 for
+  float32 input (the reference path, always available, also for float64 input).
+
+Which one runs is chosen per activation, dtype and direction by timing the fast
+candidates (compiled, native) once on this machine (a 64K-element tensor, the
+least time over interleaved rounds); the exact path runs only where neither
+exists. The choice is kept in the cache directory beside the kernels, so later
+processes do not time again. ``ACTLAB_FAST`` overrides it: ``off`` (no fast path: the
+reference path everywhere), ``exact``, ``native`` or ``compiled`` (that variant
+where it exists, else ``exact``), ``bounds`` (as ``auto``, but PyTorch's ops that
+are within the bounds without being correctly rounded compete with the kernels
+too: faster for elu, selu, softplus and a few more here, up to 1.3 ULP forward and
+1.6 ULP derivative instead of 0.5), ``auto`` (the default).
+
+Backward keeps what the derivative needs and no more: the output for the entries
+whose derivative is a function of it (``Activation.grad_from_output``: the ReLU
+family, exp), the input otherwise, as PyTorch does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from . import _kernels
+from .functions import Activation
+
+__all__ = ["SPECS", "FastFn", "Plan", "Spec", "candidates", "choices", "mode", "plan", "reset"]
+
+_DTAG = {torch.float32: "f32", torch.bfloat16: "bf16", torch.float16: "f16"}
+_MODES = ("auto", "bounds", "off", "exact", "native", "compiled")
+_TIMED = ("auto", "bounds")  # the modes that choose by timing
+_NO_KERNEL = ("off", "exact", "native")  # the modes that never build or load the kernels
+
+
+def _none(p: dict) -> tuple[float, float]:
+    return (0.0, 0.0)
+
+
+def _one(name: str) -> Callable[[dict], tuple[float, float]]:
+    return lambda p: (float(p[name]), 0.0)
+
+
+def _two(a: str, b: str) -> Callable[[dict], tuple[float, float]]:
+    return lambda p: (float(p[a]), float(p[b]))
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How one activation can run fast.
+
+    Attributes:
+        kernel: the C kernel's name in :mod:`actlab._kernels` (None: no kernel).
+        args: the kernel's two numeric arguments from the parameter dict.
+        native_fwd: PyTorch's op, ``(x, params) -> y``, where it is within the bounds.
+        native_bwd: PyTorch's backward, ``(saved, grad, params) -> grad_x``, likewise.
+        native_exact: PyTorch's forms are correctly rounded (selections): they compete
+            with the compiled kernel. The others (within the bounds, but not to 0.5 ULP)
+            run only where no kernel could be built, so that actlab loses no accuracy
+            where it need not.
+        native_needs_exact: parameters that PyTorch's op rounds to the tensor's dtype
+            before comparing (a threshold): the native form is offered only where their
+            values are exact in that dtype.
+    """
+
+    kernel: str | None = None
+    args: Callable[[dict], tuple[float, float]] = _none
+    native_fwd: Callable[[torch.Tensor, dict], torch.Tensor] | None = None
+    native_bwd: Callable[[torch.Tensor, torch.Tensor, dict], torch.Tensor] | None = None
+    native_exact: bool = False
+    native_needs_exact: tuple[str, ...] = ()
+
+
+def _rrelu_slope(p: dict) -> float:
+    return (float(p["lower"]) + float(p["upper"])) / 2.0
+
+
+# PyTorch's ops listed here are exact (selections, one product) or were audited within
+# the bounds in float32, bfloat16 and float16, NaN propagating, on an AMD EPYC with torch
+# 2.13 (float32 worst: 1.26 ULP forward, 1.82 ULP derivative). The test suite audits each
+# again (tests/test_fast_paths.py), so a machine whose op is worse fails it. Left out:
+# torch's sigmoid, tanh, softsign, silu, mish, gelu, hard_swish (outside the bounds for
+# some dtype, forward or backward), and backwards that turn a NaN input into a number
+# (threshold_backward, elu_backward, leaky_relu_backward, hardtanh_backward).
+SPECS: dict[str, Spec] = {
+    "sigmoid": Spec("sigmoid"),
+    "log_sigmoid": Spec("log_sigmoid", native_fwd=lambda x, p: F.logsigmoid(x)),
+    "tanh": Spec("tanh"),
+    "hard_sigmoid": Spec("hard_sigmoid", native_fwd=lambda x, p: F.hardsigmoid(x)),
+    "hard_sigmoid_keras2": Spec("hard_sigmoid_keras2"),
+    "sparse_sigmoid": Spec("sparse_sigmoid"),
+    "hard_tanh": Spec(
+        "hard_tanh",
+        _two("min_val", "max_val"),
+        native_fwd=lambda x, p: F.hardtanh(x, p["min_val"], p["max_val"]),
+        native_exact=True,
+    ),
+    "softsign": Spec("softsign"),
+    "exponential": Spec(
+        "exponential",
+        native_fwd=lambda x, p: torch.exp(x),
+        native_bwd=lambda y, g, p: g * y,
+    ),
+    "relu": Spec("relu", native_fwd=lambda x, p: torch.relu(x), native_exact=True),
+    "relu6": Spec("relu6", native_fwd=lambda x, p: F.hardtanh(x, 0.0, 6.0), native_exact=True),
+    "relu2": Spec("relu2"),
+    "leaky_relu": Spec(
+        "leaky_relu",
+        _one("negative_slope"),
+        native_fwd=lambda x, p: F.leaky_relu(x, p["negative_slope"]),
+    ),
+    "prelu": Spec("leaky_relu", _one("weight")),
+    "rrelu": Spec(
+        "leaky_relu",
+        lambda p: (_rrelu_slope(p), 0.0),
+        native_fwd=lambda x, p: F.leaky_relu(x, _rrelu_slope(p)),
+    ),
+    "threshold": Spec(
+        "threshold",
+        _two("threshold", "value"),
+        native_fwd=lambda x, p: F.threshold(x, p["threshold"], p["value"]),
+        native_exact=True,
+        native_needs_exact=("threshold",),
+    ),
+    "elu": Spec("elu", _one("alpha"), native_fwd=lambda x, p: F.elu(x, p["alpha"])),
+    "celu": Spec("celu", _one("alpha"), native_fwd=lambda x, p: F.celu(x, p["alpha"])),
+    "selu": Spec("selu", native_fwd=lambda x, p: F.selu(x)),
+    "softplus": Spec(
+        "softplus",
+        _two("beta", "threshold"),
+        native_fwd=lambda x, p: F.softplus(x, p["beta"], p["threshold"]),
+        native_bwd=lambda x, g, p: torch.ops.aten.softplus_backward(
+            g, x, p["beta"], p["threshold"]
+        ),
+    ),
+    "squareplus": Spec("squareplus", _one("b")),
+    "sparse_plus": Spec("sparse_plus"),
+    "gelu": Spec("gelu"),
+    "gelu_tanh": Spec("gelu_tanh"),
+    "swish": Spec("swish", _one("beta")),
+    "silu": Spec("silu"),
+    "quick_gelu": Spec("quick_gelu"),
+    "mish": Spec("mish"),
+    "hard_swish": Spec("hard_swish"),
+    "hard_mish": Spec("hard_mish"),
+    "hard_shrink": Spec(
+        "hard_shrink",
+        _one("lambd"),
+        native_fwd=lambda x, p: F.hardshrink(x, p["lambd"]),
+        native_exact=True,
+        native_needs_exact=("lambd",),
+    ),
+    "soft_shrink": Spec("soft_shrink", _one("lambd")),
+    "tanh_shrink": Spec("tanh_shrink"),
+}
+
+# squareplus's kernel computes sqrt(x * x + b) directly: fine for every float32 x, but
+# not for b near the double maximum; such a b takes the exact path
+_ARG_LIMITS = {"squareplus": lambda a, b: a < 1e300}
+
+
+# --------------------------------------------------------------------------------------
+# variants
+def _format(t: torch.Tensor) -> torch.memory_format:
+    """The memory format ``t`` is dense in (channels-last kept, as PyTorch's ops keep it)."""
+    if t.dim() == 4 and not t.is_contiguous() and t.is_contiguous(memory_format=_CL):
+        return _CL
+    if t.dim() == 5 and not t.is_contiguous() and t.is_contiguous(memory_format=_CL3):
+        return _CL3
+    return torch.contiguous_format
+
+
+_CL, _CL3 = torch.channels_last, torch.channels_last_3d
+
+
+def _compiled_fwd(fn: Any, a: float, b: float) -> Callable[[torch.Tensor], torch.Tensor]:
+    def run(x: torch.Tensor) -> torch.Tensor:
+        # the kernel walks the elements in memory order: any dense layout will do, and
+        # the output gets the input's (torch.empty_like preserves it)
+        x = x.contiguous(memory_format=_format(x))
+        y = torch.empty_like(x)
+        fn(x.data_ptr(), y.data_ptr(), x.numel(), a, b, torch.get_num_threads())
+        return y
+
+    return run
+
+
+def _compiled_bwd(fn: Any, a: float, b: float) -> Callable[..., torch.Tensor]:
+    def run(s: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        fmt = _format(s)
+        s = s.contiguous(memory_format=fmt)
+        # the gradient in the same layout; an expanded one (sum().backward()) is
+        # materialized here
+        g = g.contiguous(memory_format=fmt)
+        gx = torch.empty_like(s)
+        fn(s.data_ptr(), g.data_ptr(), gx.data_ptr(), s.numel(), a, b, torch.get_num_threads())
+        return gx
+
+    return run
+
+
+def _exact_fwd(act: Activation, p: dict) -> Callable[[torch.Tensor], torch.Tensor]:
+    return lambda x: act._eval(act.fn, x, p)
+
+
+def _exact_bwd(act: Activation, p: dict, from_output: bool) -> Callable[..., torch.Tensor]:
+    grad = act.grad_from_output if from_output else act.grad
+    return lambda s, g: g * act._eval(grad, s, p)
+
+
+class Plan:
+    """The implementation chosen for one activation, parameter values and dtype."""
+
+    __slots__ = (
+        "act",
+        "backward",
+        "bwd_variant",
+        "forward",
+        "fwd_variant",
+        "params",
+        "saves_output",
+    )
+
+    def __init__(
+        self,
+        act: Activation,
+        params: dict[str, Any],
+        fwd: tuple[str, Callable[[torch.Tensor], torch.Tensor]],
+        bwd: tuple[str, Callable[..., torch.Tensor]],
+        saves_output: bool,
+    ) -> None:
+        self.act = act
+        self.params = params
+        self.fwd_variant, self.forward = fwd
+        self.bwd_variant, self.backward = bwd
+        self.saves_output = saves_output
+
+    def __repr__(self) -> str:
+        saved = "output" if self.saves_output else "input"
+        return (
+            f"<Plan {self.act.name}: forward {self.fwd_variant}, backward {self.bwd_variant}, "
+            f"saves the {saved}>"
+        )
+
+
+class FastFn(torch.autograd.Function):
+    """Autograd for a :class:`Plan`: saves the input or the output, never both.
+
+    Double backward (``create_graph=True``) evaluates the catalogue's derivative
+    with differentiable torch operations instead of the kernel.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, pl: Plan) -> torch.Tensor:
+        y = pl.forward(x)
+        ctx.plan = pl
+        ctx.save_for_backward(y if pl.saves_output else x)
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor | None, None]:
+        if not ctx.needs_input_grad[0]:
+            return None, None
+        (s,) = ctx.saved_tensors
+        pl: Plan = ctx.plan
+        if torch.is_grad_enabled() or not _plain(g) or g.dtype != s.dtype:
+            # a differentiable backward (higher derivatives), or a gradient the kernels
+            # cannot read: the catalogue's derivative through torch operations
+            act = pl.act
+            grad = act.grad_from_output if pl.saves_output else act.grad
+            return g * act._eval(grad, s, pl.params), None
+        return pl.backward(s, g), None
+
+
+# --------------------------------------------------------------------------------------
+# choosing
+_lock = threading.RLock()
+_plans: dict[tuple, Plan | None] = {}
+_choices: dict[str, str] | None = None
+_mode: str | None = None
+
+
+def mode() -> str:
+    """The ``ACTLAB_FAST`` setting: auto (default), bounds, off, exact, native or compiled."""
+    global _mode
+    if _mode is None:
+        m = os.environ.get("ACTLAB_FAST", "auto").strip().lower() or "auto"
+        _mode = "off" if m in ("0", "no", "false") else m if m in _MODES else "auto"
+    return _mode
+
+
+def reset() -> None:
+    """Forget plans, choices and the mode (they are read again on next use)."""
+    global _choices, _mode
+    with _lock:
+        _plans.clear()
+        _choices = None
+        _mode = None
+
+
+def _choices_path() -> Any:
+    return _kernels.cache_dir() / f"choices-{_kernels.machine_key()}.json"
+
+
+def choices() -> dict[str, str]:
+    """The variants chosen on this machine so far, ``"mish/f32/fwd/compiled+exact"`` -> name."""
+    global _choices
+    if _choices is None:
+        try:
+            _choices = dict(json.loads(_choices_path().read_text()))
+        except (OSError, ValueError, TypeError):
+            _choices = {}
+    return _choices
+
+
+def _remember(key: str, value: str) -> None:
+    ch = choices()
+    ch[key] = value
+    try:
+        path = _choices_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(ch, indent=1, sort_keys=True))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache: choose again in the next process
+
+
+def _time(cands: dict[str, Callable[[], Any]], rounds: int = 7) -> str:
+    """The fastest candidate: the least time over interleaved rounds, after a warm-up round.
+
+    The minimum, not the median: on a shared machine other jobs only ever add time, and a
+    few unlucky rounds must not decide.
+    """
+    for f in cands.values():
+        f()
+    times: dict[str, list[float]] = {k: [] for k in cands}
+    for _ in range(rounds):
+        for k, f in cands.items():
+            t0 = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t0)
+    return min(cands, key=lambda k: min(times[k]))
+
+
+def _pick(key: str, cands: dict[str, Any], bench: Callable[[dict], str]) -> str:
+    """The variant to run: forced by ACTLAB_FAST, remembered, or timed now.
+
+    The exact path is the fallback, never a contender: it is several passes in float64
+    and slower than any fused or native variant.
+    """
+    m = mode()
+    if m in cands:
+        return m
+    fast = {k: v for k, v in cands.items() if k != "exact"}
+    if m not in _TIMED or not fast:
+        return "exact"
+    if len(fast) == 1:
+        return next(iter(fast))
+    full = f"{key}/{'+'.join(sorted(fast))}"
+    chosen = choices().get(full)
+    if chosen not in fast:
+        chosen = bench(fast)
+        _remember(full, chosen)
+    return chosen
+
+
+def candidates(
+    act: Activation, dtype: torch.dtype, params: dict[str, Any]
+) -> tuple[dict[str, Callable[..., torch.Tensor]], dict[str, Callable[..., torch.Tensor]]]:
+    """Every available forward and backward variant for ``act`` on ``dtype`` tensors.
+
+    Returns ``(forwards, backwards)``, each ``{"exact": f, "compiled": f, "native": f}``
+    where available; a forward takes ``x``, a backward ``(saved, grad)``, the saved
+    tensor being the output when ``act.grad_from_output`` is set, else the input.
+    """
+    spec = SPECS.get(act.name)
+    saves_output = act.grad_from_output is not None
+    fwds: dict[str, Callable[..., torch.Tensor]] = {"exact": _exact_fwd(act, params)}
+    bwds: dict[str, Callable[..., torch.Tensor]] = {"exact": _exact_bwd(act, params, saves_output)}
+    if spec is None or act.user:
+        return fwds, bwds
+    dtag = _DTAG[dtype]
+    ab = spec.args(params)
+    limit = _ARG_LIMITS.get(act.name)
+    if spec.kernel is not None and (limit is None or limit(*ab)) and mode() not in _NO_KERNEL:
+        ff = _kernels.function(spec.kernel, "fwd", dtag)
+        fb = _kernels.function(spec.kernel, "bwd", dtag)
+        if ff is not None and fb is not None:
+            fwds["compiled"] = _compiled_fwd(ff, *ab)
+            bwds["compiled"] = _compiled_bwd(fb, *ab)
+    if any(
+        torch.tensor(float(params[k]), dtype=dtype).item() != params[k]
+        for k in spec.native_needs_exact
+    ):
+        # x <= 0.1 in float32 is x <= 0.1f: PyTorch's op would move the threshold
+        return fwds, bwds
+    if spec.native_fwd is not None:
+        nf = spec.native_fwd
+        fwds["native"] = lambda x: nf(x, params)
+    if spec.native_bwd is not None:
+        nb = spec.native_bwd
+        bwds["native"] = lambda s, g: nb(s, g, params)
+    return fwds, bwds
+
+
+def _make_plan(act: Activation, dtype: torch.dtype, params: dict[str, Any]) -> Plan | None:
+    if act.name not in SPECS or act.user:
+        return None
+    fwds, bwds = candidates(act, dtype, params)
+    if "compiled" in fwds and not SPECS[act.name].native_exact and mode() != "bounds":
+        # the kernel is correctly rounded; an inexact native op is only the fallback
+        fwds.pop("native", None)
+        bwds.pop("native", None)
+    saves_output = act.grad_from_output is not None
+    dtag = _DTAG[dtype]
+
+    def sample() -> torch.Tensor:  # 64K elements: long enough to use the threads
+        return (torch.randn(1 << 16, generator=torch.Generator().manual_seed(0)) * 3).to(dtype)
+
+    def bench_fwd(c: dict) -> str:
+        x = sample()
+        return _time({k: (lambda f=f: f(x)) for k, f in c.items()})
+
+    def bench_bwd(c: dict) -> str:
+        x = sample()
+        s, g = (fwds["exact"](x) if saves_output else x), torch.ones_like(x)
+        return _time({k: (lambda f=f: f(s, g)) for k, f in c.items()})
+
+    fv = _pick(f"{act.name}/{dtag}/fwd", fwds, bench_fwd)
+    bv = _pick(f"{act.name}/{dtag}/bwd", bwds, bench_bwd)
+    return Plan(act, params, (fv, fwds[fv]), (bv, bwds[bv]), saves_output)
+
+
+def _plain(x: torch.Tensor) -> bool:
+    """A real tensor the kernels can read, in a call nobody records.
+
+    Not a subclass (FakeTensor, a tensor subclass), not wrapped by torch.func (vmap,
+    grad), not a negative view, and no torch.compile, torch.export or torch.jit.trace
+    in progress: a ctypes call would be invisible to them.
+    """
+    return (
+        (type(x) is torch.Tensor or type(x) is torch.nn.Parameter)
+        and x.layout == torch.strided
+        and not x.is_neg()
+        and not torch._C._functorch.is_functorch_wrapped_tensor(x)
+        and not torch.compiler.is_compiling()
+        and not torch.jit.is_tracing()
+    )
+
+
+def plan(act: Activation, x: torch.Tensor, params: dict[str, Any]) -> Plan | None:
+    """The fast plan for ``act`` on ``x`` with ``params`` (numbers only), or None.
+
+    None means the reference path: float64 or another dtype, not the CPU, tensor
+    parameters, a tensor being traced (torch.compile, export, vmap), an activation
+    without a fast path, or ``ACTLAB_FAST=off``.
+    """
+    dtype = x.dtype
+    if dtype not in _DTAG or not x.is_cpu or mode() == "off" or not _plain(x):
+        return None
+    values = tuple(params.values())
+    if any(isinstance(v, torch.Tensor) for v in values):
+        return None  # a learnable parameter: the reference path differentiates it
+    try:
+        key = (act.name, dtype, *values)
+        pl = _plans.get(key, False)
+    except TypeError:  # an unhashable parameter value
+        return None
+    if pl is not False:
+        return pl
+    with _lock:
+        pl = _plans.get(key, False)
+        if pl is False:
+            pl = _make_plan(act, dtype, dict(params))
+            _plans[key] = pl
+    return pl

@@ -1,0 +1,285 @@
+"""Compiled CPU kernels for the elementwise activations: built once per machine, loaded by ctypes.
+
+``kernels.c`` (next to this file) holds one forward and one backward loop per
+activation and storage type (float32, bfloat16, float16), each a single pass over
+memory that computes in double in registers. The first process that needs them
+compiles it with the system C compiler (``$ACTLAB_CC``, ``$CC`` or ``cc``) into
+the cache directory (``$ACTLAB_CACHE_DIR``, else ``$XDG_CACHE_HOME/actlab``, else
+``~/.cache/actlab``); every later process, on the same machine, only loads the
+shared library (milliseconds). The cold build says so once, with a
+:class:`KernelWarning`; so does a failure, after which actlab runs its eager paths.
+
+Nothing here needs a GPU, Triton or torch.compile, and nothing in actlab requires
+these kernels: :func:`load` returns ``None`` where they cannot be built (no
+compiler, ``ACTLAB_KERNELS=0``), and :mod:`actlab._fast` falls back.
+
+Example:
+    >>> from actlab import _kernels
+    >>> _kernels.status()["state"] in ("ready", "unavailable", "not loaded")
+    True
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "DTYPES",
+    "NAMES",
+    "KernelWarning",
+    "cache_dir",
+    "enabled",
+    "function",
+    "load",
+    "reset",
+    "status",
+]
+
+#: The C names of the kernels in kernels.c (catalogue names; rrelu and prelu use leaky_relu).
+NAMES = (
+    "sigmoid",
+    "log_sigmoid",
+    "tanh",
+    "hard_sigmoid",
+    "hard_sigmoid_keras2",
+    "sparse_sigmoid",
+    "hard_tanh",
+    "softsign",
+    "exponential",
+    "relu",
+    "relu6",
+    "relu2",
+    "leaky_relu",
+    "threshold",
+    "elu",
+    "celu",
+    "selu",
+    "softplus",
+    "squareplus",
+    "sparse_plus",
+    "gelu",
+    "gelu_tanh",
+    "swish",
+    "silu",
+    "quick_gelu",
+    "mish",
+    "hard_swish",
+    "hard_mish",
+    "hard_shrink",
+    "soft_shrink",
+    "tanh_shrink",
+)
+#: storage types, by their suffix in the C names
+DTYPES = ("f32", "bf16", "f16")
+
+_SOURCE = Path(__file__).with_name("kernels.c")
+_VERSION = 1  # actlab_kernels_version() in kernels.c
+_BASE_FLAGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fPIC", "-shared"]
+# Tried in order until one builds and loads: the fastest first (native instructions,
+# threads, glibc's vector erfc), then without each optional part.
+_VARIANTS: tuple[tuple[str, list[str], list[str]], ...] = (
+    ("native+openmp+mvec", ["-march=native", "-fopenmp", "-DACTLAB_MVEC"], ["-lmvec", "-lm"]),
+    ("native+openmp", ["-march=native", "-fopenmp"], ["-lm"]),
+    ("native", ["-march=native"], ["-lm"]),
+    ("generic", [], ["-lm"]),
+)
+_BUILD_TIMEOUT_S = 600
+
+_lock = threading.RLock()
+_lib: ctypes.CDLL | None = None
+_state = "not loaded"  # "ready", "unavailable" or "not loaded"
+_info: dict[str, Any] = {}
+_functions: dict[tuple[str, str, str], Any] = {}
+
+
+class KernelWarning(UserWarning):
+    """Said once per process: the kernels are being compiled (cold cache), or cannot be."""
+
+
+def enabled() -> bool:
+    """False when ``ACTLAB_KERNELS`` is ``0``, ``off``, ``no`` or ``false``."""
+    return os.environ.get("ACTLAB_KERNELS", "1").strip().lower() not in ("0", "off", "no", "false")
+
+
+def cache_dir() -> Path:
+    """Where compiled kernels (and the per-machine choices of :mod:`actlab._fast`) are kept."""
+    env = os.environ.get("ACTLAB_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "actlab"
+
+
+def _cpu_id() -> str:
+    """The CPU model and instruction-set flags: -march=native code is valid only there."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return f"{platform.machine()}|{platform.processor()}"
+    keep = [ln for ln in text.splitlines() if ln.startswith(("model name", "flags", "Features"))]
+    return "\n".join(dict.fromkeys(keep))  # one copy per distinct line, not one per core
+
+
+@functools.cache
+def machine_key() -> str:
+    """Identifies this machine, OS and kernel source: the cache file names carry it."""
+    h = hashlib.sha256()
+    for part in (_SOURCE.read_bytes(), _cpu_id().encode(), sys.platform.encode(), b"v1"):
+        h.update(part)
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def _compiler() -> str | None:
+    for cand in (os.environ.get("ACTLAB_CC"), os.environ.get("CC"), "cc", "gcc", "clang"):
+        if cand:
+            found = shutil.which(cand)
+            if found:
+                return found
+            if os.environ.get("ACTLAB_CC") == cand:  # an explicit choice that is not there
+                return None
+    return None
+
+
+def _warn(msg: str) -> None:
+    warnings.warn(msg, KernelWarning, stacklevel=4)
+
+
+def _try_load(path: Path) -> ctypes.CDLL | None:
+    try:
+        lib = ctypes.CDLL(str(path))
+        if lib.actlab_kernels_version() != _VERSION:
+            return None
+        return lib
+    except (OSError, AttributeError):
+        return None
+
+
+def _build(target: Path, cc: str | None) -> tuple[ctypes.CDLL | None, str]:
+    """Compile kernels.c into ``target``; the first variant that builds and loads wins."""
+    if cc is None:
+        return None, "no C compiler found (set ACTLAB_CC or CC)"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    errors = []
+    for name, flags, libs in _VARIANTS:
+        # a temporary name in the same directory, then an atomic rename: processes that
+        # build at the same time never load a half-written file
+        fd, tmp = tempfile.mkstemp(prefix=".build-", suffix=".so", dir=target.parent)
+        os.close(fd)
+        cmd = [cc, *_BASE_FLAGS, *flags, str(_SOURCE), "-o", tmp, *libs]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=_BUILD_TIMEOUT_S)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            errors.append(f"{name}: {e}")
+            Path(tmp).unlink(missing_ok=True)
+            continue
+        if proc.returncode != 0:
+            errors.append(f"{name}: {proc.stderr.strip().splitlines()[-1:] or proc.returncode}")
+            Path(tmp).unlink(missing_ok=True)
+            continue
+        lib = _try_load(Path(tmp))
+        if lib is None:
+            errors.append(f"{name}: built but could not be loaded")
+            Path(tmp).unlink(missing_ok=True)
+            continue
+        os.replace(tmp, target)
+        _info["variant"] = name
+        return lib, ""
+    return None, "; ".join(errors)
+
+
+def load(*, build: bool = True) -> ctypes.CDLL | None:
+    """The kernel library, building it if the cache has none (once per machine).
+
+    Returns ``None`` (and the eager paths are used) when the kernels are disabled
+    or cannot be built here; :func:`status` says why.
+    """
+    global _lib, _state
+    if _state == "ready" or (_state == "unavailable" and _info.get("final")):
+        return _lib
+    with _lock:
+        if _state == "ready":
+            return _lib
+        if not enabled():
+            _state = "unavailable"
+            _info.update(reason="disabled by ACTLAB_KERNELS", final=False)
+            return None
+        t0 = time.perf_counter()
+        try:
+            target = cache_dir() / "kernels" / f"actlab-kernels-{machine_key()}.so"
+        except OSError as e:  # an installation without kernels.c
+            target, lib, reason = None, None, f"kernel source unreadable ({e})"
+        else:
+            _info["path"] = str(target)
+            lib = _try_load(target) if target.exists() else None
+        if lib is None:
+            if not build:
+                return None
+            if target is not None:
+                cc = _compiler()
+                if cc is not None:
+                    _warn(
+                        f"actlab: compiling its CPU kernels for this machine with {cc} (once; "
+                        f"about 15 s), cached in {target.parent}"
+                    )
+                try:
+                    lib, reason = _build(target, cc)
+                except OSError as e:  # a read-only cache directory, a full disk
+                    lib, reason = None, f"cannot write {target.parent} ({e})"
+            if lib is None:
+                _state = "unavailable"
+                _info.update(reason=reason, final=True)
+                _warn(f"actlab: compiled kernels unavailable, using the eager paths ({reason})")
+                return None
+            _info["built"] = True
+        _info["load_seconds"] = time.perf_counter() - t0
+        _lib, _state = lib, "ready"
+        _info.update(reason="", final=True)
+        return _lib
+
+
+def function(name: str, direction: str, dtype: str) -> Any:
+    """The ctypes function ``{name}_{direction}_{dtype}`` (argument types set), or None."""
+    key = (name, direction, dtype)
+    fn = _functions.get(key)
+    if fn is not None:
+        return fn
+    lib = load()
+    if lib is None:
+        return None
+    fn = getattr(lib, f"{name}_{direction}_{dtype}")
+    ptr, i64, f64, cint = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double, ctypes.c_int
+    if direction == "fwd":
+        fn.argtypes = [ptr, ptr, i64, f64, f64, cint]
+    else:
+        fn.argtypes = [ptr, ptr, ptr, i64, f64, f64, cint]
+    fn.restype = None
+    _functions[key] = fn
+    return fn
+
+
+def status() -> dict[str, Any]:
+    """Where the kernels stand in this process: state, library path, build variant, reason."""
+    return {"state": _state, **{k: v for k, v in _info.items() if k != "final"}}
+
+
+def reset() -> None:
+    """Forget the loaded library (for tests: the next use looks at the cache again)."""
+    global _lib, _state
+    with _lock:
+        _lib, _state = None, "not loaded"
+        _info.clear()
+        _functions.clear()

@@ -1,0 +1,437 @@
+/* actlab's compiled CPU kernels: every elementwise activation, forward and backward,
+ * in one pass over memory.
+ *
+ * Each kernel reads float32 (or bfloat16 / float16) elements, computes in double in
+ * registers and rounds once when it stores, so a result is the exact value rounded
+ * twice at most (double, then the storage type): within 0.5 ULP plus 2^-29 ULP of
+ * float32. Pure selections (relu, relu6 and the 0-or-1 derivatives) are exact in
+ * float32 and run there. The formulas are those of the catalogue (the modules in src/actlab/functions),
+ * transcribed one to one; the test suite checks both against the mpmath reference
+ * (tests/test_fast_paths.py) and the numerics audit runs through them.
+ *
+ * Built on first use by actlab/_kernels/__init__.py with the system C compiler
+ * (-O3 -march=native: the cache is keyed by machine), loaded with ctypes. Nothing
+ * here calls into Python or torch. exp, expm1, log1p and tanh are written out below
+ * so that gcc vectorizes every loop (branch-free code, selects instead of branches);
+ * erfc comes from glibc's libmvec where it exists (its vector variant, found through
+ * the simd attribute), else from libm one lane at a time.
+ *
+ * Exported functions, for NAME in the catalogue and T in f32, bf16, f16 (as uint16):
+ *   void NAME_fwd_T(const T *x, T *y, int64_t n, double a, double b, int threads)
+ *   void NAME_bwd_T(const T *s, const T *g, T *gx, int64_t n, double a, double b, int threads)
+ * a and b carry the activation's numeric parameters; s is what the forward saved
+ * (the input, or the output for the entries whose derivative is a function of it).
+ */
+#include <stdint.h>
+#include <string.h>
+
+#if defined(ACTLAB_MVEC)
+__attribute__((simd("notinbranch"))) double erfc(double);
+#else
+double erfc(double);
+#endif
+
+#define EXPORT __attribute__((visibility("default")))
+#define INLINE static inline __attribute__((always_inline))
+#define INF __builtin_inf()
+#define NAN_ __builtin_nan("")
+/* elementwise loops are split across threads only above this many elements */
+#define GRAIN 32768
+
+static const double LOG2E = 1.4426950408889634074;
+static const double LN2_HI = 6.93147180369123816490e-01; /* trailing zeros: k * LN2_HI is exact */
+static const double LN2_LO = 1.90821492927058770002e-10;
+static const double MAGIC = 6755399441055744.0; /* 1.5 * 2^52: adding it rounds to an integer */
+static const double SQRT2 = 1.41421356237309504880;
+static const double SQRT_HALF = 0.70710678118654752440;
+static const double INV_SQRT_2PI = 0.39894228040143267794;
+static const double GELU_TANH_C = 0.79788456080286535588; /* sqrt(2 / pi) */
+static const double GELU_TANH_K = 0.044715;
+static const double SELU_ALPHA = 1.6732632423543772848170429916717;
+static const double SELU_SCALE = 1.0507009873554804934193349852946;
+static const double QUICK_GELU_BETA = 1.702;
+
+INLINE int64_t bits_of(double x) { int64_t i; memcpy(&i, &x, 8); return i; }
+INLINE double from_bits(int64_t i) { double x; memcpy(&x, &i, 8); return x; }
+INLINE double fabs_(double x) { return __builtin_fabs(x); }
+INLINE int isnan_(double x) { return x != x; }
+/* NaN-propagating clamps and min/max: a comparison with NaN is false, so x passes through */
+INLINE double min_(double x, double c) { return x > c ? c : x; }
+INLINE double max_(double x, double c) { return x < c ? c : x; }
+INLINE double clip(double x, double lo, double hi) { return max_(min_(x, hi), lo); }
+/* the limit 0 of x * (something that vanishes faster) at x = +/-inf, where IEEE gives NaN */
+INLINE double zero_at_inf(double x, double y) { return (isnan_(y) && !isnan_(x)) ? 0.0 : y; }
+/* derivative NaN where the input is NaN (piecewise-constant derivatives would lose it) */
+INLINE double nan_like(double x, double y) { return isnan_(x) ? x : y; }
+
+/* e^x, relative error a few 2^-53. Cody-Waite reduction x = k ln2 + r, |r| <= ln2 / 2,
+ * Taylor series of e^r to r^13 (remainder below 2^-57), 2^k put into the exponent bits.
+ * Below -708 the result would be subnormal in double: 0 is what every caller needs. */
+INLINE double exp_(double x) {
+    double xc = clip(x, -708.0, 709.0);
+    double t = xc * LOG2E + MAGIC;
+    double k = t - MAGIC;
+    double r = (xc - k * LN2_HI) - k * LN2_LO;
+    double p = 1.0 / 6227020800.0;
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    double scale = from_bits((bits_of(t) - bits_of(MAGIC) + 1023) << 52);
+    double y = p * scale;
+    y = x > 709.0 ? INF : y;
+    return x < -708.0 ? 0.0 : y;
+}
+
+/* e^x - 1 with full relative accuracy near 0: with exp's reduction x = k ln2 + r,
+ * e^x - 1 = 2^k (e^r - 1) + (2^k - 1), where e^r - 1 = r + r^2 (1/2 + r/6 + ...) to r^13
+ * (remainder below 2^-56 relative) and 2^k - 1 is exact. k = 0 for |x| < ln2 / 2, so
+ * the result is the series itself near 0; elsewhere the two terms do not cancel by more
+ * than a factor of 2. */
+INLINE double expm1_(double x) {
+    double xc = clip(x, -708.0, 709.0);
+    double t = xc * LOG2E + MAGIC;
+    double k = t - MAGIC;
+    double r = (xc - k * LN2_HI) - k * LN2_LO;
+    double p = 1.0 / 6227020800.0;
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    double em = r + r * (r * p);
+    double two_k = from_bits((bits_of(t) - bits_of(MAGIC) + 1023) << 52);
+    double y = two_k * em + (two_k - 1.0);
+    y = x > 709.0 ? INF : y;
+    return x < -708.0 ? -1.0 : y;
+}
+
+/* log(1 + u) for u in [0, 1] (NaN passes): w = 1 + u rounded, log w by the atanh series
+ * log m = 2 atanh(f / (2 + f)) on m in [sqrt(1/2), sqrt(2)), and (u - (w - 1)) / w adds
+ * back what rounding 1 + u dropped (w - 1 is exact). */
+INLINE double log1p01(double u) {
+    double w = 1.0 + u;
+    double c = (u - (w - 1.0)) / w;
+    int big = w > SQRT2;
+    double m = big ? 0.5 * w : w;
+    double e = big ? 1.0 : 0.0;
+    double f = m - 1.0;
+    double s = f / (2.0 + f);
+    double z = s * s;
+    double p = 1.0 / 23.0;
+    p = p * z + 1.0 / 21.0;
+    p = p * z + 1.0 / 19.0;
+    p = p * z + 1.0 / 17.0;
+    p = p * z + 1.0 / 15.0;
+    p = p * z + 1.0 / 13.0;
+    p = p * z + 1.0 / 11.0;
+    p = p * z + 1.0 / 9.0;
+    p = p * z + 1.0 / 7.0;
+    p = p * z + 1.0 / 5.0;
+    p = p * z + 1.0 / 3.0;
+    double lm = 2.0 * s + 2.0 * s * (z * p);
+    return e * LN2_HI + (lm + (c + e * LN2_LO));
+}
+
+/* tanh x = E / (E + 2), E = e^(2|x|) - 1, sign restored; tanh is 1 in double beyond 20 */
+INLINE double tanh_(double x) {
+    double a = min_(fabs_(x), 20.0);
+    double em = expm1_(2.0 * a);
+    return __builtin_copysign(em / (em + 2.0), x);
+}
+
+/* ---- shared pieces of the catalogue (functions/sigmoidal.py) ---------------------- */
+INLINE double sigmoid_(double x) {
+    double e = exp_(-fabs_(x));
+    return (x >= 0.0 ? 1.0 : e) / (1.0 + e);
+}
+INLINE double sigmoid_grad_(double x) {
+    double e = exp_(-fabs_(x));
+    return e / ((1.0 + e) * (1.0 + e));
+}
+INLINE double softplus0(double x) { return max_(x, 0.0) + log1p01(exp_(-fabs_(x))); }
+INLINE double window(double x, double lo, double hi, double slope) {
+    return nan_like(x, (x > lo && x < hi) ? slope : 0.0);
+}
+INLINE double leaky(double x, double s) { return x < 0.0 ? s * x : x; }
+INLINE double leaky_grad(double x, double s) { return nan_like(x, x > 0.0 ? 1.0 : s); }
+
+/* ---- every activation: f and f' (or f' from the output, as noted) -------------------- */
+#define F(name) INLINE double name##_f(double x, double a, double b)
+#define D(name) INLINE double name##_d(double x, double a, double b)
+#define UNUSED (void)a; (void)b
+
+F(sigmoid) { UNUSED; return sigmoid_(x); }
+D(sigmoid) { UNUSED; return sigmoid_grad_(x); }
+F(log_sigmoid) { UNUSED; return -softplus0(-x); }
+D(log_sigmoid) { UNUSED; return sigmoid_(-x); }
+F(tanh) { UNUSED; return tanh_(x); }
+D(tanh) { UNUSED; double e = exp_(-2.0 * fabs_(x)); return 4.0 * e / ((1.0 + e) * (1.0 + e)); }
+F(hard_sigmoid) { UNUSED; return clip(x + 3.0, 0.0, 6.0) / 6.0; }
+D(hard_sigmoid) { UNUSED; return window(x, -3.0, 3.0, 1.0 / 6.0); }
+F(hard_sigmoid_keras2) { UNUSED; return clip((x + 2.5) / 5.0, 0.0, 1.0); }
+D(hard_sigmoid_keras2) { UNUSED; return window(x, -2.5, 2.5, 0.2); }
+F(sparse_sigmoid) { UNUSED; return 0.5 * clip(x + 1.0, 0.0, 2.0); }
+D(sparse_sigmoid) { UNUSED; return window(x, -1.0, 1.0, 0.5); }
+F(hard_tanh) { return clip(x, a, b); } /* a = min_val, b = max_val */
+D(hard_tanh) { return window(x, a, b, 1.0); }
+F(softsign) { UNUSED; double xc = clip(x, -1e20, 1e20); return xc / (1.0 + fabs_(xc)); }
+D(softsign) { UNUSED; double d = 1.0 + fabs_(x); return 1.0 / (d * d); }
+F(exponential) { UNUSED; return exp_(x); }
+D(exponential) { UNUSED; return x; } /* from the output: (e^x)' = e^x */
+
+/* relu and relu6 are selections, and their derivatives 0 or 1 (or NaN): exact in the
+ * storage type's own float32, and four times cheaper there than in double (see FLOAT
+ * below); they read the output in backward. */
+INLINE float relu_ff(float x) { return x < 0.0f ? 0.0f : x; }
+INLINE float relu_df(float y) { return y != y ? y : (y > 0.0f ? 1.0f : 0.0f); }
+INLINE float relu6_ff(float x) { return x < 0.0f ? 0.0f : (x > 6.0f ? 6.0f : x); }
+INLINE float relu6_df(float y) { return y != y ? y : ((y > 0.0f && y < 6.0f) ? 1.0f : 0.0f); }
+F(relu2) { UNUSED; double r = max_(x, 0.0); return r * r; }
+D(relu2) { UNUSED; return 2.0 * max_(x, 0.0); }
+F(leaky_relu) { (void)b; return leaky(x, a); } /* a = negative_slope (>= 0) */
+D(leaky_relu) { (void)b; return leaky_grad(x, a); } /* from the output too (a >= 0) */
+F(threshold) { return x <= a ? b : x; } /* a = threshold, b = value */
+D(threshold) { (void)b; return nan_like(x, x > a ? 1.0 : 0.0); }
+F(elu) { (void)b; return x > 0.0 ? x : a * expm1_(min_(x, 0.0)); }
+D(elu) { (void)b; return x > 0.0 ? 1.0 : a * exp_(min_(x, 0.0)); }
+F(celu) { (void)b; return x > 0.0 ? x : a * expm1_(min_(x, 0.0) / a); }
+D(celu) { (void)b; return x > 0.0 ? 1.0 : exp_(min_(x, 0.0) / a); }
+F(selu) { UNUSED; return SELU_SCALE * (x > 0.0 ? x : SELU_ALPHA * expm1_(min_(x, 0.0))); }
+D(selu) { UNUSED; return SELU_SCALE * (x > 0.0 ? 1.0 : SELU_ALPHA * exp_(min_(x, 0.0))); }
+F(softplus) { double bx = a * x; return bx > b ? x : softplus0(bx) / a; } /* a = beta, b = threshold */
+D(softplus) { double bx = a * x; return nan_like(x, bx > b ? 1.0 : sigmoid_(bx)); }
+F(squareplus) { /* a = b (the curvature), b unused; a < 1e300 so x * x + a stays finite */
+    (void)b;
+    double s = __builtin_sqrt(x * x + a);
+    return x < 0.0 ? (a / 4.0) / (s / 2.0 - x / 2.0) : x / 2.0 + s / 2.0;
+}
+D(squareplus) {
+    (void)b;
+    double s = __builtin_sqrt(x * x + a);
+    double ratio = fabs_(x) == INF ? 1.0 : x / s;
+    return x < 0.0 ? (a / (4.0 * s)) / (s / 2.0 - x / 2.0) : (1.0 + ratio) / 2.0;
+}
+F(sparse_plus) {
+    UNUSED;
+    double q = (x + 1.0) * (x + 1.0) / 4.0;
+    return x <= -1.0 ? 0.0 : (x >= 1.0 ? x : q);
+}
+D(sparse_plus) { UNUSED; return 0.5 * clip(x + 1.0, 0.0, 2.0); }
+
+/* functions/gated.py */
+INLINE double phi_cdf(double x) { return 0.5 * erfc(-x * SQRT_HALF); }
+F(gelu) { UNUSED; return zero_at_inf(x, x * phi_cdf(x)); }
+D(gelu) {
+    UNUSED;
+    double pdf = INV_SQRT_2PI * exp_(-0.5 * x * x);
+    return phi_cdf(x) + zero_at_inf(x, x * pdf);
+}
+INLINE double gelu_tanh_arg(double x) { return 2.0 * GELU_TANH_C * (x + GELU_TANH_K * x * x * x); }
+F(gelu_tanh) { UNUSED; return zero_at_inf(x, x * sigmoid_(gelu_tanh_arg(x))); }
+D(gelu_tanh) {
+    UNUSED;
+    double v = gelu_tanh_arg(x);
+    double xc = clip(x, -100.0, 100.0);
+    double vc = gelu_tanh_arg(xc);
+    double dv = 2.0 * GELU_TANH_C * (1.0 + 3.0 * GELU_TANH_K * xc * xc);
+    return sigmoid_(v) + xc * dv * sigmoid_grad_(vc);
+}
+INLINE double swish_(double x, double beta) { return zero_at_inf(x, x * sigmoid_(beta * x)); }
+INLINE double swish_grad_(double x, double beta) {
+    double bx = beta * x;
+    return sigmoid_(bx) + zero_at_inf(bx, bx * sigmoid_grad_(bx));
+}
+F(swish) { (void)b; return swish_(x, a); } /* a = beta */
+D(swish) { (void)b; return swish_grad_(x, a); }
+F(silu) { UNUSED; return swish_(x, 1.0); }
+D(silu) { UNUSED; return swish_grad_(x, 1.0); }
+F(quick_gelu) { UNUSED; return swish_(x, QUICK_GELU_BETA); }
+D(quick_gelu) { UNUSED; return swish_grad_(x, QUICK_GELU_BETA); }
+F(mish) {
+    /* tanh(softplus x) = n (n + 2) / (n (n + 2) + 2), n = e^x: one exponential, no log,
+     * and no 1 - tanh cancellation; above x = 40 it is 1 in double */
+    UNUSED;
+    double n = exp_(min_(x, 40.0));
+    double q = n * (n + 2.0);
+    return x > 40.0 ? x : zero_at_inf(x, x * (q / (q + 2.0)));
+}
+D(mish) {
+    UNUSED;
+    double n = exp_(min_(x, 40.0));
+    double q = n * (n + 2.0);
+    double t = q / (q + 2.0);
+    double sech2 = 4.0 * (1.0 + n) * (1.0 + n) / ((q + 2.0) * (q + 2.0));
+    double d = t + zero_at_inf(x, x * sech2 * sigmoid_(x));
+    return x > 40.0 ? 1.0 : d;
+}
+F(hard_swish) { UNUSED; return zero_at_inf(x, x * (clip(x + 3.0, 0.0, 6.0) / 6.0)); }
+D(hard_swish) { UNUSED; return x <= -3.0 ? 0.0 : (x >= 3.0 ? 1.0 : (2.0 * x + 3.0) / 6.0); }
+F(hard_mish) { UNUSED; return zero_at_inf(x, 0.5 * x * clip(x + 2.0, 0.0, 2.0)); }
+D(hard_mish) { UNUSED; return x < -2.0 ? 0.0 : (x > 0.0 ? 1.0 : x + 1.0); }
+
+/* functions/shrink.py */
+F(hard_shrink) { (void)b; return (x >= -a && x <= a) ? 0.0 : x; } /* a = lambd */
+/* backward reads the output: |x| <= lambd exactly where f(x) == 0 (lambd >= 0), a test
+ * that needs no lambd and is exact in float32 */
+INLINE float hard_shrink_df(float y) { return y != y ? y : (y == 0.0f ? 0.0f : 1.0f); }
+F(soft_shrink) { (void)b; return x > a ? x - a : (x < -a ? x + a : x * 0.0); }
+D(soft_shrink) { (void)b; return nan_like(x, (x > a || x < -a) ? 1.0 : 0.0); }
+F(tanh_shrink) {
+    UNUSED;
+    double z = x * x;
+    double p = -6404582.0 / 10854718875.0;
+    p = p * z + 929569.0 / 638512875.0;
+    p = p * z + -21844.0 / 6081075.0;
+    p = p * z + 1382.0 / 155925.0;
+    p = p * z + -62.0 / 2835.0;
+    p = p * z + 17.0 / 315.0;
+    p = p * z + -2.0 / 15.0;
+    p = p * z + 1.0 / 3.0;
+    double series = p * z * x;
+    return fabs_(x) < 0.1 ? series : x - tanh_(x);
+}
+D(tanh_shrink) { UNUSED; double t = tanh_(x); return t * t; }
+
+/* ---- storage types ------------------------------------------------------------------ */
+typedef uint16_t bf16_t;
+INLINE double load_f32(float v) { return (double)v; }
+INLINE float store_f32(double y) { return (float)y; }
+INLINE double load_bf16(bf16_t v) {
+    uint32_t u = (uint32_t)v << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return (double)f;
+}
+INLINE bf16_t store_bf16(double y) {
+    /* round to float32, then to nearest-even bfloat16 (the error of rounding twice is
+     * at most 2^-16 of a bfloat16 ULP); NaN stays a quiet NaN */
+    float f = (float)y;
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    return f != f ? (bf16_t)((u >> 16) | 0x40u) : (bf16_t)r;
+}
+/* float16 by hand: GCC 12 does not vectorize _Float16 conversions; these integer and
+ * float32 operations do, and agree with them on every float16 and every float32 */
+typedef uint16_t f16_t;
+INLINE float f32_from_bits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+INLINE uint32_t bits_of_f32(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+INLINE double load_f16(f16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t em = (uint32_t)(h & 0x7fffu) << 13;
+    float mag = f32_from_bits(em) * 0x1p112f; /* rebias the exponent; subnormals become normal */
+    uint32_t m = em >= (0x7c00u << 13) ? (em | 0x7f800000u) : bits_of_f32(mag); /* inf, NaN */
+    return (double)f32_from_bits(m | sign);
+}
+INLINE f16_t store_f16(double y) {
+    uint32_t u = bits_of_f32((float)y);
+    uint32_t sign = (u >> 16) & 0x8000u;
+    u &= 0x7fffffffu;
+    uint32_t big = u > 0x7f800000u ? 0x7e00u : 0x7c00u; /* NaN stays NaN; the rest is inf */
+    /* below 2^-14, adding 0.5 makes the float32 adder round to float16's subnormal grid */
+    uint32_t sub = bits_of_f32(f32_from_bits(u) + 0.5f) - bits_of_f32(0.5f);
+    uint32_t odd = (u >> 13) & 1u; /* round half to even */
+    uint32_t norm = (u + ((uint32_t)(15 - 127) << 23) + 0xfffu + odd) >> 13;
+    uint32_t h = u >= 0x47800000u ? big : (u < 0x38800000u ? sub : norm);
+    return (f16_t)(h | sign);
+}
+
+INLINE float loadf_f32(float v) { return v; }
+INLINE float storef_f32(float y) { return y; }
+INLINE float loadf_bf16(bf16_t v) { return (float)load_bf16(v); } /* exact: a float32 */
+INLINE bf16_t storef_bf16(float y) { return store_bf16((double)y); }
+INLINE float loadf_f16(f16_t v) { return (float)load_f16(v); } /* exact: a float32 */
+INLINE f16_t storef_f16(float y) { return store_f16((double)y); }
+
+#define LOOP_FWD(name, T, tag)                                                              \
+    EXPORT void name##_fwd_##tag(const T *restrict x, T *restrict y, int64_t n, double a, \
+                                 double b, int threads) {                                   \
+        _Pragma("omp parallel for simd schedule(static) num_threads(threads) if(n >= GRAIN)") \
+        for (int64_t i = 0; i < n; i++) y[i] = store_##tag(name##_f(load_##tag(x[i]), a, b)); \
+    }
+#define LOOP_BWD(name, T, tag)                                                               \
+    EXPORT void name##_bwd_##tag(const T *restrict s, const T *restrict g, T *restrict gx,   \
+                                 int64_t n, double a, double b, int threads) {               \
+        _Pragma("omp parallel for simd schedule(static) num_threads(threads) if(n >= GRAIN)") \
+        for (int64_t i = 0; i < n; i++)                                                      \
+            gx[i] = store_##tag(load_##tag(g[i]) * name##_d(load_##tag(s[i]), a, b));        \
+    }
+/* the same loops in float32 arithmetic, for the element functions that are exact in it */
+#define LOOP_FWD_FLOAT(name, T, tag)                                                        \
+    EXPORT void name##_fwd_##tag(const T *restrict x, T *restrict y, int64_t n, double a, \
+                                 double b, int threads) {                                   \
+        (void)a;                                                                            \
+        (void)b;                                                                            \
+        _Pragma("omp parallel for simd schedule(static) num_threads(threads) if(n >= GRAIN)") \
+        for (int64_t i = 0; i < n; i++) y[i] = storef_##tag(name##_ff(loadf_##tag(x[i])));  \
+    }
+#define LOOP_BWD_FLOAT(name, T, tag)                                                         \
+    EXPORT void name##_bwd_##tag(const T *restrict s, const T *restrict g, T *restrict gx,   \
+                                 int64_t n, double a, double b, int threads) {               \
+        (void)a;                                                                             \
+        (void)b;                                                                             \
+        _Pragma("omp parallel for simd schedule(static) num_threads(threads) if(n >= GRAIN)") \
+        for (int64_t i = 0; i < n; i++)                                                      \
+            gx[i] = storef_##tag(loadf_##tag(g[i]) * name##_df(loadf_##tag(s[i])));         \
+    }
+#define FWD_FLOAT(name)                                                                      \
+    LOOP_FWD_FLOAT(name, float, f32) LOOP_FWD_FLOAT(name, bf16_t, bf16)                      \
+    LOOP_FWD_FLOAT(name, f16_t, f16)
+#define BWD_FLOAT(name)                                                                      \
+    LOOP_BWD_FLOAT(name, float, f32) LOOP_BWD_FLOAT(name, bf16_t, bf16)                      \
+    LOOP_BWD_FLOAT(name, f16_t, f16)
+#define FWD(name) LOOP_FWD(name, float, f32) LOOP_FWD(name, bf16_t, bf16) LOOP_FWD(name, f16_t, f16)
+
+#define KERNELS(name)                                                                        \
+    LOOP_FWD(name, float, f32) LOOP_BWD(name, float, f32) LOOP_FWD(name, bf16_t, bf16)       \
+    LOOP_BWD(name, bf16_t, bf16) LOOP_FWD(name, f16_t, f16) LOOP_BWD(name, f16_t, f16)
+
+EXPORT int actlab_kernels_version(void) { return 1; }
+
+KERNELS(sigmoid)
+KERNELS(log_sigmoid)
+KERNELS(tanh)
+KERNELS(hard_sigmoid)
+KERNELS(hard_sigmoid_keras2)
+KERNELS(sparse_sigmoid)
+KERNELS(hard_tanh)
+KERNELS(softsign)
+KERNELS(exponential)
+FWD_FLOAT(relu) BWD_FLOAT(relu)
+FWD_FLOAT(relu6) BWD_FLOAT(relu6)
+KERNELS(relu2)
+KERNELS(leaky_relu)
+KERNELS(threshold)
+KERNELS(elu)
+KERNELS(celu)
+KERNELS(selu)
+KERNELS(softplus)
+KERNELS(squareplus)
+KERNELS(sparse_plus)
+KERNELS(gelu)
+KERNELS(gelu_tanh)
+KERNELS(swish)
+KERNELS(silu)
+KERNELS(quick_gelu)
+KERNELS(mish)
+KERNELS(hard_swish)
+KERNELS(hard_mish)
+FWD(hard_shrink) BWD_FLOAT(hard_shrink)
+KERNELS(soft_shrink)
+KERNELS(tanh_shrink)

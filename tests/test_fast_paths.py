@@ -1,0 +1,472 @@
+"""The fast paths (actlab._fast, actlab._kernels) against the mpmath reference, and their fallbacks.
+
+Every variant (compiled kernel, PyTorch's native op where listed, the exact path)
+of every activation with a fast path, forward and backward, in float32, bfloat16
+and float16, on the audit grid, random inputs and edge values (0, -0, +-inf, NaN,
+subnormals, the largest values of each dtype), within the catalogue's bounds.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import actlab
+from actlab import _fast, _kernels
+from actlab import functional as AF
+from actlab.analysis import numerics, reference
+from actlab.analysis.bench import native_op, saved_bytes
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+NAMES = sorted(_fast.SPECS)
+# non-default parameters, so that the kernels' arguments are exercised as well
+PARAMS: dict[str, list[dict]] = {
+    "leaky_relu": [{"negative_slope": 0.2}],
+    "prelu": [{"weight": -0.5}],
+    "rrelu": [{"lower": 0.1, "upper": 0.3}],
+    "elu": [{"alpha": 0.5}],
+    "celu": [{"alpha": 2.0}],
+    "softplus": [{"beta": 2.0, "threshold": 10.0}],
+    # 0.1 and 0.7 are not exact in any of the three dtypes: x = 0.1f lies above 0.1
+    "hard_tanh": [{"min_val": -2.0, "max_val": 3.0}, {"min_val": 0.1, "max_val": 0.7}],
+    "threshold": [{"threshold": 0.5, "value": -1.0}, {"threshold": 0.1, "value": 0.7}],
+    "swish": [{"beta": 1.5}],
+    "squareplus": [{"b": 2.0}],
+    "hard_shrink": [{"lambd": 1.0}, {"lambd": 0.1}],
+    "soft_shrink": [{"lambd": 1.0}, {"lambd": 0.1}],
+}
+CASES = [(n, {}) for n in NAMES] + [(n, p) for n, ps in PARAMS.items() for p in ps]
+KERNELS_BUILT = _kernels.load() is not None
+
+
+def _id(case: tuple[str, dict]) -> str:
+    name, p = case
+    return name + "".join(f"-{k}={v}" for k, v in p.items())
+
+
+def _variants(name: str, dtype: torch.dtype, p: dict) -> list[tuple[str, str]]:
+    """(forward, backward) variant pairs in which every available variant appears."""
+    act = actlab.get(name)
+    fwds, bwds = _fast.candidates(act, dtype, act.resolve(p))
+    pairs = [(v, v) for v in fwds if v in bwds]
+    pairs += [(v, "exact") for v in fwds if v not in bwds]
+    return pairs + [("exact", v) for v in bwds if v not in fwds]
+
+
+def _plan(name: str, dtype: torch.dtype, p: dict, fv: str, bv: str) -> _fast.Plan:
+    act = actlab.get(name)
+    params = act.resolve(p)
+    fwds, bwds = _fast.candidates(act, dtype, params)
+    return _fast.Plan(act, params, (fv, fwds[fv]), (bv, bwds[bv]), act.grad_from_output is not None)
+
+
+def _random() -> np.ndarray:
+    rng = np.random.default_rng(7)
+    return np.concatenate([rng.standard_normal(256) * s for s in (0.1, 1.0, 4.0, 30.0)])
+
+
+def test_every_catalogue_entry_but_identity_has_a_fast_path() -> None:
+    elementwise = {n for n in actlab.names() if actlab.get(n).kind == "elementwise"}
+    assert elementwise - set(_fast.SPECS) == {"identity"}  # identity returns a view already
+    for name, spec in _fast.SPECS.items():
+        assert spec.kernel is None or spec.kernel in _kernels.NAMES, name
+
+
+@pytest.mark.parametrize("dtype", list(DTYPES))
+@pytest.mark.parametrize("case", CASES, ids=_id)
+def test_every_variant_within_bounds(case: tuple[str, dict], dtype: str) -> None:
+    """Grid and random inputs: forward and backward of every variant, against mpmath."""
+    name, p = case
+    act = actlab.get(name)
+    params = act.resolve(p)
+    tdt = DTYPES[dtype]
+    base = np.concatenate([numerics.grid(600).astype(np.float64), _random()])
+    x64 = np.unique(numerics._as_f64(numerics._round_to(base, dtype)))
+    x64 = x64[np.isfinite(x64)]
+    ref_f, ref_d = numerics._reference(name, tuple(sorted(params.items())), x64.tobytes())
+    variants = _variants(name, tdt, p)
+    if KERNELS_BUILT:
+        assert ("compiled", "compiled") in variants
+    for fv, bv in variants:
+        pl = _plan(name, tdt, p, fv, bv)
+        row = numerics._measure(
+            name, dtype, f"{fv}/{bv}", x64, ref_f, ref_d, lambda t, pl=pl: _fast.FastFn.apply(t, pl)
+        )
+        assert row.fwd_max <= numerics.FORWARD_BOUND, row
+        assert row.deriv_max is not None and row.deriv_max <= numerics.DERIVATIVE_BOUND, row
+        assert row.bad == 0, row
+
+
+@pytest.mark.parametrize("dtype", list(DTYPES.values()), ids=str)
+def test_thresholds_compare_with_the_parameter_itself(dtype: torch.dtype) -> None:
+    """x = 0.1 rounded up lies above a threshold of 0.1: every path must see it so."""
+    x = torch.tensor([0.1, -0.1], dtype=torch.float64).to(dtype)
+    above = float(x[0]) > 0.1  # 0.1 rounds up in float32 and bfloat16, down in float16
+    cases = {
+        "threshold": ({"threshold": 0.1, "value": -1.0}, [x[0] if above else -1.0, -1.0]),
+        "hard_shrink": ({"lambd": 0.1}, [x[0] if above else 0.0, -x[0] if above else 0.0]),
+    }
+    for name, (p, expected) in cases.items():
+        act = actlab.get(name)
+        fwds, _ = _fast.candidates(act, dtype, act.resolve(p))
+        assert "native" not in fwds  # PyTorch's op compares with the rounded 0.1
+        want = torch.tensor([float(e) for e in expected], dtype=dtype)
+        for v, f in fwds.items():
+            assert torch.equal(f(x), want), (name, v)
+        assert torch.equal(act.forward(x, **p), want)  # NumPy-free reference path too
+    d = actlab.get("hard_tanh").derivative(x, min_val=0.1, max_val=1.0)
+    assert d.tolist() == [1.0 if above else 0.0, 0.0]
+
+
+def _edges(dtype: torch.dtype) -> torch.Tensor:
+    fi = torch.finfo(dtype)
+    sub = fi.smallest_normal * fi.eps  # the smallest subnormal
+    vals = [math.nan, math.inf, -math.inf, 0.0, -0.0, sub, -sub, fi.smallest_normal,
+            -fi.smallest_normal, fi.max, -fi.max, 65504.0, -65504.0, 1e4, -1e4,
+            88.72, -87.33, -103.9, 20.0, 20.5, 40.0, 41.0, -40.0, 709.0, -745.0,
+            -3.0, 3.0, -2.5, 2.5, -2.0, -1.0, 1.0, 0.5, -0.5, 6.0, 1e-3, -1e-3]  # fmt: skip
+    return torch.tensor(vals, dtype=torch.float64).to(dtype)
+
+
+def _check_edge(y: torch.Tensor, ref: np.ndarray, dtype: str, bound: float, what: str) -> None:
+    yf = y.detach().double().numpy()
+    fi = torch.finfo(DTYPES[dtype])
+    with np.errstate(over="ignore"):
+        # the reference rounded to the dtype: an overflow is an infinity there too
+        ref_r = torch.from_numpy(ref).to(DTYPES[dtype]).double().numpy()
+    assert np.array_equal(np.isnan(yf), np.isnan(ref)), (what, yf, ref)
+    inf = np.isinf(ref_r)
+    assert np.array_equal(yf[inf], ref_r[inf]), (what, yf[inf], ref_r[inf])
+    fin = np.isfinite(ref_r)
+    assert np.all(np.isfinite(yf[fin])), (what, yf, ref)
+    normal = fin & (np.abs(ref) >= fi.smallest_normal)
+    err = numerics.ulp_error(yf[normal], ref[normal], dtype)
+    assert np.all(err <= bound), (what, yf[normal][err > bound], ref[normal][err > bound])
+    tiny = fin & ~normal  # a subnormal or zero result: within a subnormal step or two
+    assert np.all(np.abs(yf[tiny] - ref[tiny]) <= 2 * fi.smallest_normal * fi.eps + 1e-300), (
+        what,
+        yf[tiny],
+        ref[tiny],
+    )
+
+
+@pytest.mark.parametrize("dtype", list(DTYPES))
+@pytest.mark.parametrize("case", CASES, ids=_id)
+def test_every_variant_on_edge_values(case: tuple[str, dict], dtype: str) -> None:
+    name, p = case
+    act = actlab.get(name)
+    params = act.resolve(p)
+    tdt = DTYPES[dtype]
+    x = _edges(tdt)
+    x64 = x.double().numpy()
+    ref_f = reference.forward(name, x64, **params)
+    ref_d = reference.derivative(name, x64, **params)
+    for fv, bv in _variants(name, tdt, p):
+        pl = _plan(name, tdt, p, fv, bv)
+        xg = x.clone().requires_grad_(True)
+        y = _fast.FastFn.apply(xg, pl)
+        (d,) = torch.autograd.grad(y, xg, torch.ones_like(y))
+        assert y.dtype == d.dtype == tdt
+        _check_edge(y, ref_f, dtype, numerics.FORWARD_BOUND, f"{name} {fv} forward")
+        _check_edge(d, ref_d, dtype, numerics.DERIVATIVE_BOUND, f"{name} {bv} backward")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_functional_takes_the_plan_and_agrees_with_the_exact_path(name: str) -> None:
+    """Through AF.apply (as the audit and every user goes): same values as the exact path."""
+    x = (torch.randn(3000, generator=torch.Generator().manual_seed(1)) * 4).requires_grad_(True)
+    act = actlab.get(name)
+    pl = _fast.plan(act, x.detach(), act.resolve({}))
+    assert pl is not None and pl.fwd_variant in ("compiled", "native", "exact")
+    y = AF.apply(act, x)
+    (g,) = torch.autograd.grad(y, x, torch.ones_like(y))
+    assert y.grad_fn is not None and type(y.grad_fn).__name__ == "FastFnBackward"
+    x64 = x.detach().double()
+    torch.testing.assert_close(y, act.forward(x64).float(), rtol=2.4e-7, atol=1e-30)
+    torch.testing.assert_close(g, act.derivative(x64).float(), rtol=4.8e-7, atol=1e-30)
+
+
+def test_double_backward_uses_the_differentiable_derivative() -> None:
+    """create_graph=True: the backward itself is differentiable (second derivatives)."""
+    for name in ("mish", "gelu", "softplus", "relu2", "elu"):
+        x = torch.linspace(-4, 4, 33).requires_grad_(True)
+        (g,) = torch.autograd.grad(AF.apply(name, x).sum(), x, create_graph=True)
+        (h,) = torch.autograd.grad(g.sum(), x)
+        x64 = x.detach().double().requires_grad_(True)
+        (g64,) = torch.autograd.grad(AF.apply(name, x64).sum(), x64, create_graph=True)
+        (h64,) = torch.autograd.grad(g64.sum(), x64)
+        torch.testing.assert_close(h, h64.float(), rtol=1e-5, atol=1e-6)
+
+
+def test_traced_and_wrapped_tensors_take_the_exact_path() -> None:
+    act = actlab.get("mish")
+    x = torch.randn(5, 7)
+    assert _fast.plan(act, x, {}) is not None
+    seen = []
+
+    def probe(t: torch.Tensor) -> torch.Tensor:
+        seen.append(_fast.plan(act, t, {}))
+        return AF.mish(t)
+
+    out = torch.func.vmap(probe)(x)
+    assert seen == [None]  # vmap's batched tensor is not read through data_ptr
+    torch.testing.assert_close(out, AF.mish(x), rtol=2.4e-7, atol=0)
+    assert _fast.plan(act, x.double(), {}) is None  # float64: the exact path is the reference
+    # a learnable (tensor) parameter: the reference path, which also differentiates it
+    beta = torch.tensor(1.5, requires_grad=True)
+    y = AF.swish(x, beta=beta)
+    assert type(y.grad_fn).__name__ == "ElementwiseFnBackward"
+
+
+RELU_FAMILY = ["relu", "relu6", "leaky_relu", "rrelu", "hard_shrink"]
+
+
+def test_which_entries_read_the_derivative_from_the_output() -> None:
+    with_output = sorted(n for n in actlab.names() if actlab.get(n).grad_from_output)
+    assert with_output == sorted([*RELU_FAMILY, "exponential"])
+
+
+@pytest.mark.parametrize("name", RELU_FAMILY)
+def test_relu_family_saves_the_output_not_the_input(name: str) -> None:
+    x = torch.randn(1000) * 3
+    act = actlab.get(name)
+    assert act.grad_from_output is not None
+    ours = saved_bytes(lambda t: AF.apply(name, t), x)
+    assert ours == x.numel() * x.element_size()  # one tensor, the output
+    op = native_op(name)
+    if op is not None:
+        assert ours <= saved_bytes(op, x)
+    saved = []
+    xr = x.clone().requires_grad_(True)
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+        y = AF.apply(name, xr)
+    assert len(saved) == 1 and saved[0].data_ptr() == y.data_ptr()  # the output itself
+    # the same on the reference path (float64)
+    x64 = x.double()
+    assert saved_bytes(lambda t: AF.apply(name, t), x64) == x64.numel() * 8
+
+
+@pytest.mark.parametrize("name", ["hard_tanh", "soft_shrink", "threshold", "prelu"])
+def test_others_save_no_more_than_pytorch(name: str) -> None:
+    """hard_tanh's bounds and soft_shrink's x - lambd round in the dtype: they keep the input."""
+    x = torch.randn(1000) * 3
+    ours = saved_bytes(lambda t: AF.apply(name, t), x)
+    assert ours == x.numel() * x.element_size()
+    op = native_op(name)
+    assert op is None or ours <= saved_bytes(op, x)
+
+
+GRAD_FROM_OUTPUT_PARAMS = {
+    "leaky_relu": [{"negative_slope": 0.1}, {"negative_slope": 0.0}],
+    "rrelu": [{"lower": 0.1, "upper": 0.3}],
+    "hard_shrink": [{"lambd": 0.3}, {"lambd": 0.0}],
+}
+
+
+@pytest.mark.parametrize("name", sorted(n for n in NAMES if actlab.get(n).grad_from_output))
+def test_grad_from_output_equals_grad(name: str) -> None:
+    """The promise behind saving the output: f'(x) == h(f(x)), after rounding f(x) too.
+
+    In float64 (NumPy) and in each fast dtype, with parameters that the dtype cannot
+    represent exactly (0.1, 0.3).
+    """
+    act = actlab.get(name)
+    x64 = np.concatenate([numerics.grid(2000).astype(np.float64), [np.nan, np.inf, -np.inf]])
+    for p in [{}, *GRAD_FROM_OUTPUT_PARAMS.get(name, [])]:
+        params = act.resolve(p)
+        # leaky_relu(-inf) with slope 0 is 0 * inf = NaN in the forward itself (as in
+        # PyTorch; the reference takes the limit 0): a NaN output has nothing to read
+        y = act.forward(x64, **params)
+        ok = ~np.isnan(y) | np.isnan(x64)
+        np.testing.assert_array_equal(
+            act._eval(act.grad_from_output, y, params)[ok], act.derivative(x64, **params)[ok]
+        )
+        for tdt in DTYPES.values():
+            xt = torch.from_numpy(x64).to(tdt)
+            yt = act.forward(xt, **params)
+            d_out = act._eval(act.grad_from_output, yt, params)
+            d_in = act.derivative(xt, **params)
+            okt = ~yt.isnan() | xt.isnan()  # -1e10 is -inf in float16
+            torch.testing.assert_close(d_out[okt], d_in[okt], rtol=0, atol=0, equal_nan=True)
+
+
+def test_inplace_relu_needs_no_clone() -> None:
+    """An in-place ReLU keeps its output for backward, so it no longer clones the input."""
+    a = (torch.randn(1000) * 3).requires_grad_(True)
+    b = a * 1.0
+    ours = saved_bytes(lambda t: AF.relu(t * 1.0, inplace=True), a.detach())
+    assert ours <= saved_bytes(lambda t: F.relu(t * 1.0, inplace=True), a.detach())
+    y = AF.relu(b, inplace=True)
+    assert y is b
+    (g,) = torch.autograd.grad(y.sum(), a)
+    assert torch.equal(g, (a > 0).float())
+
+
+@pytest.mark.skipif(not KERNELS_BUILT, reason="one candidate only: nothing to time")
+def test_choice_is_measured_and_remembered(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("ACTLAB_CACHE_DIR", str(tmp_path))
+    _fast.reset()
+    try:
+        act = actlab.get("relu")  # forward: the kernel and PyTorch's (exact) relu
+        pl = _fast.plan(act, torch.randn(100), {})
+        ch = _fast.choices()
+        fwd = "relu/f32/fwd/compiled+native"
+        assert set(ch) == {fwd} and ch[fwd] in ("compiled", "native")
+        assert (pl.fwd_variant, pl.bwd_variant) == (ch[fwd], "compiled")
+        assert (tmp_path / f"choices-{_kernels.machine_key()}.json").exists()
+        _fast.reset()  # a new process reads the file instead of timing again
+        assert _fast.choices() == ch
+        # one fast candidate (mish: the kernel; softplus: PyTorch's op is not correctly
+        # rounded, so only the fallback): nothing to time, nothing remembered
+        assert _fast.plan(actlab.get("mish"), torch.randn(100), {}).fwd_variant == "compiled"
+        sp = actlab.get("softplus")
+        assert _fast.plan(sp, torch.randn(100), sp.resolve({})).fwd_variant == "compiled"
+        assert set(_fast.choices()) == {fwd}
+    finally:
+        _fast.reset()
+
+
+def test_bounds_mode_lets_inexact_natives_compete(monkeypatch) -> None:
+    """ACTLAB_FAST=bounds: PyTorch's elu (1 ULP-ish) competes with the kernel; auto: not."""
+    x = torch.randn(64)
+    elu = actlab.get("elu")
+    try:
+        _fast.reset()
+        assert _fast.plan(elu, x, elu.resolve({})).fwd_variant == (
+            "compiled" if KERNELS_BUILT else "native"
+        )
+        monkeypatch.setenv("ACTLAB_FAST", "bounds")
+        _fast.reset()
+        assert _fast.plan(elu, x, elu.resolve({})).fwd_variant in ("compiled", "native")
+        if KERNELS_BUILT:
+            assert any(k.startswith("elu/f32/fwd/compiled+native") for k in _fast.choices())
+    finally:
+        _fast.reset()
+
+
+@pytest.mark.parametrize("forced", ["exact", "native", "compiled", "off"])
+def test_mode_override(forced: str, monkeypatch) -> None:
+    """ACTLAB_FAST forces a variant where it exists (else exact), or turns fast paths off."""
+    monkeypatch.setenv("ACTLAB_FAST", forced)
+    _fast.reset()
+    try:
+        x = torch.randn(64)
+        elu, mish = actlab.get("elu"), actlab.get("mish")  # mish has no native variant
+        pe, pm = _fast.plan(elu, x, elu.resolve({})), _fast.plan(mish, x, {})
+        if forced == "off":
+            assert pe is None and pm is None
+            y = AF.elu(x.requires_grad_(True))
+            assert type(y.grad_fn).__name__ == "ElementwiseFnBackward"
+            return
+        expect = "exact" if forced == "compiled" and not KERNELS_BUILT else forced
+        assert pe.fwd_variant == expect
+        assert pm.fwd_variant == ("exact" if forced == "native" else expect)
+    finally:
+        _fast.reset()
+
+
+def test_fallback_when_the_compiler_is_missing(tmp_path, monkeypatch) -> None:
+    """No compiler and an empty cache: said once, and every activation still works."""
+    monkeypatch.setenv("ACTLAB_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("ACTLAB_CC", str(tmp_path / "no-such-cc"))
+    _kernels.reset()
+    _fast.reset()
+    try:
+        x = (torch.randn(500) * 3).requires_grad_(True)
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            y = AF.mish(x)
+            AF.elu(x)
+        said = [str(m.message) for m in w if issubclass(m.category, _kernels.KernelWarning)]
+        assert len(said) == 1 and "unavailable" in said[0] and "no C compiler" in said[0]
+        assert _kernels.status()["state"] == "unavailable"
+        assert "no C compiler" in _kernels.status()["reason"]
+        assert _kernels.function("mish", "fwd", "f32") is None
+        pm = _fast.plan(actlab.get("mish"), x.detach(), {})
+        pe = _fast.plan(actlab.get("elu"), x.detach(), actlab.get("elu").resolve({}))
+        assert pm.fwd_variant == pm.bwd_variant == "exact"
+        assert pe.fwd_variant in ("native", "exact") and pe.bwd_variant == "exact"
+        (g,) = torch.autograd.grad(y.sum(), x)
+        x64 = x.detach().double()
+        torch.testing.assert_close(y, actlab.get("mish").forward(x64).float(), rtol=0, atol=0)
+        torch.testing.assert_close(g, actlab.get("mish").derivative(x64).float(), rtol=0, atol=0)
+        with warnings.catch_warnings(record=True) as w:  # said once, not at every call
+            warnings.simplefilter("always")
+            AF.softplus(x)
+        assert not [m for m in w if issubclass(m.category, _kernels.KernelWarning)]
+    finally:
+        _kernels.reset()
+        _fast.reset()
+
+
+def test_disabled_kernels_and_warm_cache(monkeypatch) -> None:
+    monkeypatch.setenv("ACTLAB_KERNELS", "0")
+    _kernels.reset()
+    _fast.reset()
+    try:
+        assert _kernels.load() is None and _kernels.status()["state"] == "unavailable"
+        pl = _fast.plan(actlab.get("gelu"), torch.randn(8), {})
+        assert pl.fwd_variant == "exact"
+    finally:
+        _kernels.reset()
+        _fast.reset()
+    if not KERNELS_BUILT:
+        pytest.skip("no kernels on this machine")
+    # a warm cache loads without compiling, even with no compiler at all
+    monkeypatch.delenv("ACTLAB_KERNELS")
+    monkeypatch.setenv("ACTLAB_CC", "/nonexistent/cc")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", _kernels.KernelWarning)
+            assert _kernels.load() is not None
+        st = _kernels.status()
+        assert st["state"] == "ready" and not st.get("built") and st["load_seconds"] < 1.0
+    finally:
+        _kernels.reset()
+        _fast.reset()
+
+
+@pytest.mark.skipif(not KERNELS_BUILT, reason="no kernels on this machine")
+def test_kernels_handle_strided_and_expanded_tensors() -> None:
+    x = (torch.randn(64, 48) * 3).t()  # not contiguous
+    xr = x.clone().requires_grad_(True)
+    y = AF.gelu(xr)
+    assert y.shape == x.shape
+    torch.testing.assert_close(y, actlab.get("gelu").forward(x.double()).float(), rtol=0, atol=0)
+    y.sum().backward()  # an expanded (stride 0) gradient
+    d = actlab.get("gelu").derivative(x.double()).float()
+    torch.testing.assert_close(xr.grad, d, rtol=0, atol=0)
+    empty = AF.mish(torch.empty(0, 3))
+    assert empty.shape == (0, 3)
+
+
+@pytest.mark.skipif(not KERNELS_BUILT, reason="no kernels on this machine")
+def test_kernels_keep_channels_last() -> None:
+    """As PyTorch's ops do: a channels-last input gives a channels-last output and gradient."""
+    x = (torch.randn(2, 3, 4, 5) * 3).to(memory_format=torch.channels_last).requires_grad_(True)
+    y = AF.mish(x)
+    assert y.is_contiguous(memory_format=torch.channels_last)
+    act = actlab.get("mish")
+    torch.testing.assert_close(y, act.forward(x.detach().double()).float(), rtol=0, atol=0)
+    g = torch.randn(2, 3, 4, 5)  # a contiguous gradient for a channels-last output
+    (gx,) = torch.autograd.grad(y, x, g)
+    expected = (g.double() * act.derivative(x.detach().double())).float()
+    torch.testing.assert_close(gx, expected, rtol=0, atol=0)
+
+
+def test_jit_trace_records_the_activation() -> None:
+    """A ctypes call would be invisible to torch.jit.trace: tracing takes the torch ops."""
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Linear(4, 4), actlab.create("mish")).eval()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(m, torch.randn(3, 4))
+        z = torch.randn(3, 4)
+        torch.testing.assert_close(traced(z), m(z), rtol=2.4e-7, atol=0)
+    # the reference path's autograd Function, which the trace records and calls back
+    assert "ElementwiseFn" in str(traced.inlined_graph)

@@ -202,6 +202,7 @@ def render(
         lstrip_blocks=True,
     )
     env.filters["num"] = _num
+    env.filters["brief"] = brief
     env.filters["json"] = lambda v: json.dumps(v, indent=1, default=_json)
     html = env.get_template("report.html.j2").render(
         results=results,
@@ -212,6 +213,21 @@ def render(
     path = out / "index.html"
     path.write_text(html, encoding="utf-8")
     return path
+
+
+def brief(text: str, limit: int = 220) -> str:
+    """The start of a verdict's reason, for the summary table: whole clauses up to ``limit``.
+
+    Example:
+        >>> brief("A holds (x 1.2); B fails (y 3.4); C too.", limit=20)
+        'A holds (x 1.2); …'
+    """
+    if len(text) <= limit:
+        return text
+    cut = max(text.rfind("; ", 0, limit), text.rfind(". ", 0, limit), text.rfind(": ", 0, limit))
+    if cut < limit // 4:
+        cut = text.rfind(" ", 0, limit)
+    return text[: cut + 1].rstrip() + " …"
 
 
 def _json(v: Any) -> Any:

@@ -309,7 +309,7 @@ def test_inplace_relu_needs_no_clone() -> None:
 
 @pytest.mark.skipif(not KERNELS_BUILT, reason="one candidate only: nothing to time")
 def test_choice_is_measured_and_remembered(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("ACTLAB_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("ACTLAB_CACHE", str(tmp_path))
     _fast.reset()
     try:
         act = actlab.get("relu")  # forward: the kernel and PyTorch's (exact) relu
@@ -372,7 +372,7 @@ def test_mode_override(forced: str, monkeypatch) -> None:
 
 def test_fallback_when_the_compiler_is_missing(tmp_path, monkeypatch) -> None:
     """No compiler and an empty cache: said once, and every activation still works."""
-    monkeypatch.setenv("ACTLAB_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("ACTLAB_CACHE", str(tmp_path))
     monkeypatch.setenv("ACTLAB_CC", str(tmp_path / "no-such-cc"))
     _kernels.reset()
     _fast.reset()

@@ -4,7 +4,7 @@
 activation and storage type (float32, bfloat16, float16), each a single pass over
 memory that computes in double in registers. The first process that needs them
 compiles it with the system C compiler (``$ACTLAB_CC``, ``$CC`` or ``cc``) into
-the cache directory (``$ACTLAB_CACHE_DIR``, else ``$XDG_CACHE_HOME/actlab``, else
+actlab's cache directory (``$ACTLAB_CACHE``, else ``$XDG_CACHE_HOME/actlab``, else
 ``~/.cache/actlab``); every later process, on the same machine, only loads the
 shared library (milliseconds). The cold build says so once, with a
 :class:`KernelWarning`; so does a failure, after which actlab runs its eager paths.
@@ -116,11 +116,9 @@ def enabled() -> bool:
 
 def cache_dir() -> Path:
     """Where compiled kernels (and the per-machine choices of :mod:`actlab._fast`) are kept."""
-    env = os.environ.get("ACTLAB_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "actlab"
+    from .._cache import cache_dir as root
+
+    return root()
 
 
 def _cpu_id() -> str:

@@ -96,12 +96,10 @@ class Dataset:
 
 
 def cache_dir() -> Path:
-    """Where generated data are cached: ``$ACTLAB_CACHE`` or the user cache directory."""
-    root = os.environ.get("ACTLAB_CACHE")
-    if root:
-        return Path(root)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "actlab"
+    """Where generated data are cached: actlab's cache directory (``$ACTLAB_CACHE``)."""
+    from .._cache import cache_dir as root
+
+    return root()
 
 
 # --------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from typing import Any
 
 from . import Context, Experiment, Outcome, Table, Verdict, register
 from . import _compare as cmp
-from ._common import comparison_plan, datasets
+from ._common import comparison_description, datasets
 
 BASELINE = "relu"
 MEMBERS = ("leaky_relu", "prelu", "rrelu")
@@ -179,11 +179,9 @@ class Leaky(Experiment):
     )
 
     def setup(self, profile: str) -> dict[str, Any]:
-        fixed, grid = comparison_plan(profile)
         return {
             "data": ", ".join(datasets(profile)),
-            "runs": f"the comparison sweep: MLP {fixed['hidden']}, Adam, {fixed['epochs']} "
-            f"epochs, learning rates {grid['lr']} (MNIST-1D), seeds {grid['seed']}",
+            "runs": comparison_description(profile),
             "activations": f"{', '.join(MEMBERS)} (catalogue defaults: leaky slope 0.01, PReLU "
             "slope learned from 0.25, RReLU slopes drawn in [1/8, 1/3] in training) vs relu",
             "gradient": "analytic derivative on x in [-20, 0); zero-derivative share and dead "

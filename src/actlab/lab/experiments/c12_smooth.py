@@ -18,7 +18,7 @@ from typing import Any
 
 from . import Anchor, Context, Experiment, Outcome, Table, Verdict, register
 from . import _compare as cmp
-from ._common import comparison_plan, datasets, fmt_pct
+from ._common import comparison_description, datasets, fmt_pct
 
 BASELINE = "relu"
 MEMBERS = ("silu", "mish")
@@ -105,12 +105,9 @@ class Smooth(Experiment):
     )
 
     def setup(self, profile: str) -> dict[str, Any]:
-        fixed, grid = comparison_plan(profile)
         return {
             "data": ", ".join(datasets(profile)),
-            "runs": f"the comparison sweep: MLP {fixed['hidden']}, Adam, {fixed['epochs']} "
-            f"epochs, batch {fixed['batch_size']}, learning rates {grid['lr']} (MNIST-1D), "
-            f"seeds {grid['seed']}",
+            "runs": comparison_description(profile),
             "measured": "final test accuracy, silu - relu and mish - relu paired by seed, per "
             "data set and learning rate; Holm over the six tests",
         }

@@ -19,7 +19,7 @@ from typing import Any
 
 from . import Anchor, Context, Experiment, Outcome, Table, Verdict, register
 from . import _compare as cmp
-from ._common import comparison_plan, datasets, fmt_pct
+from ._common import comparison_description, datasets, fmt_pct
 
 A, B = "mish", "silu"
 #: Two one-sided tests at 5% each are equivalent to a 90% two-sided interval (Schuirmann 1987).
@@ -113,11 +113,9 @@ class MishSilu(Experiment):
     )
 
     def setup(self, profile: str) -> dict[str, Any]:
-        fixed, grid = comparison_plan(profile)
         return {
             "data": ", ".join(datasets(profile)),
-            "runs": f"the comparison sweep: MLP {fixed['hidden']}, Adam, {fixed['epochs']} "
-            f"epochs, learning rates {grid['lr']} (MNIST-1D), seeds {grid['seed']}",
+            "runs": comparison_description(profile),
             "test": f"equivalence (TOST at 5%: 90% CI of mish - silu inside +-"
             f"{100 * cmp.ACC_MARGIN:g} point), and a Holm-corrected paired t test",
             "functions": f"mish and silu and their derivatives on [{CURVE_RANGE[0]:g}, "

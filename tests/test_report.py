@@ -92,6 +92,12 @@ class _Broken(ex.Experiment):
     def run(self, ctx):
         raise RuntimeError("the measurement broke")
 
+    def analyse(self, data):  # never reached: run raises
+        raise AssertionError
+
+    def figure(self, data, outcome):  # never reached
+        raise AssertionError
+
 
 def _fake(cid: str, verdict: str) -> report.ClaimResult:
     r = report.ClaimResult(cid, CLAIMS[cid]["claim"], "a title", "a question?", "000")

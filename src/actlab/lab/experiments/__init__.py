@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import importlib
 import json
@@ -235,7 +236,7 @@ class Context:
         return value
 
 
-class Experiment:
+class Experiment(abc.ABC):
     """Base class of a claim's experiment; subclasses are registered with :func:`register`.
 
     Subclasses set ``id`` (the claim id, e.g. ``"C5"``), ``title`` (a few words) and
@@ -255,21 +256,21 @@ class Experiment:
     def sources(self) -> str:
         return CLAIMS[self.id]["sources"]
 
+    @abc.abstractmethod
     def setup(self, profile: str) -> dict[str, Any]:
         """What is run under ``profile``: plain data shown in the report."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def run(self, ctx: Context) -> dict[str, Any]:
         """Gather the measurements (JSON-able)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def analyse(self, data: dict[str, Any]) -> Outcome:
         """The verdict and evidence, from ``data`` alone (no training, no timing)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def figure(self, data: dict[str, Any], outcome: Outcome) -> Figure:
         """One matplotlib figure of the evidence."""
-        raise NotImplementedError
 
 
 _REGISTRY: dict[str, Experiment] = {}

@@ -221,7 +221,6 @@ def native_run(
     """
     import torch
 
-    from ...analysis import machine
     from ...analysis.bench import native_op
 
     functions = list(functions or FUNCTIONS)
@@ -251,17 +250,24 @@ def native_run(
             fns[f"{k}/kernel/out"] = lambda op=op, s=src: op(s, out=buf)
             if k == "exp":  # the control for the forward+backward pass
                 fns[f"{k}/kernel/fb"] = _fwd_bwd(op, srcg, g)
-        load0 = _load()
-        times, inner = interleaved(fns, rounds, threads_)
-        return {
-            "n": n,
-            "threads": list(threads_),
-            "rounds": rounds,
-            "times": times,
-            "inner": inner,
-            "load": [load0, _load()],
-            "machine": machine.describe(),
-        }
+        return _timed(fns, n, rounds, threads_)
+
+
+def _timed(fns: dict[str, Callable[[], Any]], n: int, rounds: int, threads_: list[int]) -> dict:
+    """Time ``fns`` interleaved; the record both timing functions return."""
+    from ...analysis import machine
+
+    load0 = _load()
+    times, inner = interleaved(fns, rounds, threads_)
+    return {
+        "n": n,
+        "threads": list(threads_),
+        "rounds": rounds,
+        "times": times,
+        "inner": inner,
+        "load": [load0, _load()],
+        "machine": machine.describe(),
+    }
 
 
 def actlab_run(
@@ -275,7 +281,6 @@ def actlab_run(
     import torch
 
     from ... import functional as AF
-    from ...analysis import machine
     from ...analysis.bench import native_op
 
     functions = list(functions or FUNCTIONS)
@@ -293,17 +298,7 @@ def actlab_run(
 
             fns[f"{f}/actlab/fwd"] = lambda mine=mine: mine(x)
             fns[f"{f}/actlab/fb"] = _fwd_bwd(mine, xg, g)
-        load0 = _load()
-        times, inner = interleaved(fns, rounds, threads_)
-        return {
-            "n": n,
-            "threads": list(threads_),
-            "rounds": rounds,
-            "times": times,
-            "inner": inner,
-            "load": [load0, _load()],
-            "machine": machine.describe(),
-        }
+        return _timed(fns, n, rounds, threads_)
 
 
 def ratio(run: dict, a: str, b: str) -> tuple[float, float, float] | None:

@@ -182,7 +182,7 @@ def test_functional_takes_the_plan_and_agrees_with_the_exact_path(name: str) -> 
     x = (torch.randn(3000, generator=torch.Generator().manual_seed(1)) * 4).requires_grad_(True)
     act = actlab.get(name)
     pl = _fast.plan(act, x.detach(), act.resolve({}))
-    assert pl is not None and pl.fwd_variant in ("compiled", "native", "exact")
+    assert pl is not None and pl.fwd_variant in ("compiled", "compiled32", "native", "exact")
     y = AF.apply(act, x)
     (g,) = torch.autograd.grad(y, x, torch.ones_like(y))
     assert y.grad_fn is not None and type(y.grad_fn).__name__ == "FastFnBackward"
@@ -332,19 +332,45 @@ def test_choice_is_measured_and_remembered(tmp_path, monkeypatch) -> None:
 
 
 def test_bounds_mode_lets_inexact_natives_compete(monkeypatch) -> None:
-    """ACTLAB_FAST=bounds: PyTorch's elu (1 ULP-ish) competes with the kernel; auto: not."""
+    """ACTLAB_FAST=bounds: PyTorch's celu (1 ULP-ish) competes with the kernel; auto: not."""
     x = torch.randn(64)
-    elu = actlab.get("elu")
+    celu = actlab.get("celu")  # a native op, a double kernel, no float32 kernel
     try:
         _fast.reset()
-        assert _fast.plan(elu, x, elu.resolve({})).fwd_variant == (
+        assert _fast.plan(celu, x, celu.resolve({})).fwd_variant == (
             "compiled" if KERNELS_BUILT else "native"
         )
         monkeypatch.setenv("ACTLAB_FAST", "bounds")
         _fast.reset()
-        assert _fast.plan(elu, x, elu.resolve({})).fwd_variant in ("compiled", "native")
+        assert _fast.plan(celu, x, celu.resolve({})).fwd_variant in ("compiled", "native")
         if KERNELS_BUILT:
-            assert any(k.startswith("elu/f32/fwd/compiled+native") for k in _fast.choices())
+            assert any(k.startswith("celu/f32/fwd/compiled+native") for k in _fast.choices())
+    finally:
+        _fast.reset()
+
+
+@pytest.mark.skipif(not KERNELS_BUILT, reason="no C compiler: no kernels")
+def test_float32_kernels_are_offered_and_rounded_mode_leaves_them_out(monkeypatch) -> None:
+    """compiled32 is a candidate exactly for the entries of FLOAT32 (and tested above with
+    the others); ACTLAB_FAST=rounded offers only the correctly rounded kernels;
+    ACTLAB_FAST=compiled32 falls back to compiled where there is no float32 kernel."""
+    for name, spec in _fast.SPECS.items():
+        act = actlab.get(name)
+        fwds, bwds = _fast.candidates(act, torch.float32, act.resolve({}))
+        want = _kernels.FLOAT32.get(spec.kernel or "", ())
+        assert ("compiled32" in fwds) == ("fwd32" in want), name
+        assert ("compiled32" in bwds) == ("bwd32" in want), name
+    x = torch.randn(64)
+    try:
+        monkeypatch.setenv("ACTLAB_FAST", "rounded")
+        _fast.reset()
+        fwds, bwds = _fast.candidates(actlab.get("sigmoid"), torch.float32, {})
+        assert "compiled32" not in fwds and "compiled32" not in bwds
+        assert _fast.plan(actlab.get("sigmoid"), x, {}).fwd_variant == "compiled"
+        monkeypatch.setenv("ACTLAB_FAST", "compiled32")
+        _fast.reset()
+        pl = _fast.plan(actlab.get("tanh"), x, {})  # tanh: a float32 backward only
+        assert (pl.fwd_variant, pl.bwd_variant) == ("compiled", "compiled32")
     finally:
         _fast.reset()
 

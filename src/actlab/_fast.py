@@ -1,10 +1,16 @@
 """Fast paths: the quickest accurate implementation of each elementwise activation, per machine.
 
-For float32, bfloat16 and float16 CPU tensors an activation can run three ways:
+For float32, bfloat16 and float16 CPU tensors an activation can run four ways:
 
 - ``"compiled"``: the kernel of :mod:`actlab._kernels`, one pass over memory that
-  computes in double in registers (so the catalogue's formulas keep their accuracy),
-  forward and backward;
+  computes in double in registers (so the catalogue's formulas keep their accuracy:
+  correctly rounded but for the double rounding), forward and backward;
+- ``"compiled32"``: for the entries of :data:`actlab._kernels.FLOAT32` (sigmoid, exp,
+  elu and softsign forward; sigmoid, exp, tanh, elu and selu backward), the same
+  formulas in float32 arithmetic with the roundings that would matter corrected:
+  about twice as fast, within the bounds but not correctly rounded (at most 1.5 ULP
+  forward and 3.5 ULP derivative from the exact value over all 2^32 float32 inputs,
+  measured by ``benchmarks/exhaustive_f32.py``);
 - ``"native"``: PyTorch's own op, only where it is within the catalogue's bounds
   (2 ULP forward, 4 ULP derivative) and propagates NaN; :data:`SPECS` lists which,
   and ``tests/test_fast_paths.py`` audits each against the mpmath reference. Where
@@ -15,15 +21,16 @@ For float32, bfloat16 and float16 CPU tensors an activation can run three ways:
   float32 input (the reference path, always available, also for float64 input).
 
 Which one runs is chosen per activation, dtype and direction by timing the fast
-candidates (compiled, native) once on this machine (a 64K-element tensor, the
-least time over interleaved rounds); the exact path runs only where neither
+candidates (compiled, compiled32, native) once on this machine (a 64K-element tensor,
+the least time over interleaved rounds); the exact path runs only where none
 exists. The choice is kept in the cache directory beside the kernels, so later
 processes do not time again. ``ACTLAB_FAST`` overrides it: ``off`` (no fast path: the
-reference path everywhere), ``exact``, ``native`` or ``compiled`` (that variant
-where it exists, else ``exact``), ``bounds`` (as ``auto``, but PyTorch's ops that
-are within the bounds without being correctly rounded compete with the kernels
-too: faster for elu, selu, softplus and a few more here, up to 1.3 ULP forward and
-1.6 ULP derivative instead of 0.5), ``auto`` (the default).
+reference path everywhere), ``exact``, ``native``, ``compiled`` or ``compiled32`` (that
+variant where it exists, else ``compiled``, else ``exact``), ``rounded`` (as ``auto``
+without ``compiled32``: correctly rounded results wherever a kernel exists),
+``bounds`` (as ``auto``, but PyTorch's ops that are within the bounds without being
+correctly rounded compete with the kernels too: faster for selu, softplus and a few
+more here, up to 1.3 ULP forward and 1.6 ULP derivative), ``auto`` (the default).
 
 Backward keeps what the derivative needs and no more: the output for the entries
 whose derivative is a function of it (``Activation.grad_from_output``: the ReLU
@@ -49,8 +56,8 @@ from .functions import Activation
 __all__ = ["SPECS", "FastFn", "Plan", "Spec", "candidates", "choices", "mode", "plan", "reset"]
 
 _DTAG = {torch.float32: "f32", torch.bfloat16: "bf16", torch.float16: "f16"}
-_MODES = ("auto", "bounds", "off", "exact", "native", "compiled")
-_TIMED = ("auto", "bounds")  # the modes that choose by timing
+_MODES = ("auto", "rounded", "bounds", "off", "exact", "native", "compiled", "compiled32")
+_TIMED = ("auto", "rounded", "bounds")  # the modes that choose by timing
 _NO_KERNEL = ("off", "exact", "native")  # the modes that never build or load the kernels
 
 
@@ -302,7 +309,7 @@ _mode: str | None = None
 
 
 def mode() -> str:
-    """The ``ACTLAB_FAST`` setting: auto (default), bounds, off, exact, native or compiled."""
+    """The ``ACTLAB_FAST`` setting: auto (default), rounded, bounds, off, or a variant's name."""
     global _mode
     if _mode is None:
         m = os.environ.get("ACTLAB_FAST", "auto").strip().lower() or "auto"
@@ -373,6 +380,8 @@ def _pick(key: str, cands: dict[str, Any], bench: Callable[[dict], str]) -> str:
     m = mode()
     if m in cands:
         return m
+    if m == "compiled32" and "compiled" in cands:
+        return "compiled"
     fast = {k: v for k, v in cands.items() if k != "exact"}
     if m not in _TIMED or not fast:
         return "exact"
@@ -391,8 +400,8 @@ def candidates(
 ) -> tuple[dict[str, Callable[..., torch.Tensor]], dict[str, Callable[..., torch.Tensor]]]:
     """Every available forward and backward variant for ``act`` on ``dtype`` tensors.
 
-    Returns ``(forwards, backwards)``, each ``{"exact": f, "compiled": f, "native": f}``
-    where available; a forward takes ``x``, a backward ``(saved, grad)``, the saved
+    Returns ``(forwards, backwards)``, each ``{"exact": f, "compiled": f, "compiled32": f,
+    "native": f}`` where available; a forward takes ``x``, a backward ``(saved, grad)``, the saved
     tensor being the output when ``act.grad_from_output`` is set, else the input.
     """
     spec = SPECS.get(act.name)
@@ -410,6 +419,13 @@ def candidates(
         if ff is not None and fb is not None:
             fwds["compiled"] = _compiled_fwd(ff, *ab)
             bwds["compiled"] = _compiled_bwd(fb, *ab)
+            if mode() != "rounded":
+                for direction in _kernels.FLOAT32.get(spec.kernel, ()):
+                    f32 = _kernels.function(spec.kernel, direction, dtag)
+                    if direction == "fwd32":
+                        fwds["compiled32"] = _compiled_fwd(f32, *ab)
+                    else:
+                        bwds["compiled32"] = _compiled_bwd(f32, *ab)
     if any(
         torch.tensor(float(params[k]), dtype=dtype).item() != params[k]
         for k in spec.native_needs_exact

@@ -286,7 +286,11 @@ class _BatchedOptimizer:
     """SGD, momentum, Adam and Adagrad over stacked parameters with one learning rate per model.
 
     The update formulas are torch.optim's (defaults: momentum without dampening,
-    Adam betas (0.9, 0.999), eps 1e-8; Adagrad eps 1e-10), applied elementwise.
+    Adam betas (0.9, 0.999), eps 1e-8; Adagrad eps 1e-10), applied elementwise, in
+    the order of its single-tensor implementation. Each operation runs over all the
+    parameters at once (``torch._foreach_*``, what torch.optim's ``foreach=True``
+    uses): a step of a 3-layer MLP is a dozen calls instead of seventy, which matters
+    when a step's arithmetic takes a millisecond.
     """
 
     def __init__(
@@ -299,35 +303,50 @@ class _BatchedOptimizer:
     ):
         self.params, self.kind, self.momentum, self.wd = params, kind, momentum, weight_decay
         self.lr = [lr.reshape((-1,) + (1,) * (p.dim() - 1)).to(p.dtype) for p in params]
-        self.state: list[dict[str, torch.Tensor]] = [{} for _ in params]
+        self.state: dict[str, list[torch.Tensor]] = {}
         self.t = 0
+
+    def _zeros(self, key: str) -> list[torch.Tensor]:
+        if key not in self.state:
+            self.state[key] = [torch.zeros_like(p) for p in self.params]
+        return self.state[key]
 
     @torch.no_grad()
     def step(self, grads: Sequence[torch.Tensor]) -> None:
         self.t += 1
-        for p, g, lr, st in zip(self.params, grads, self.lr, self.state):
-            if self.wd:
-                g = g.add(p, alpha=self.wd)
-            if self.kind == "sgd":
-                p.sub_(lr * g)
-            elif self.kind == "momentum":
-                buf = st.get("buf")
-                buf = g.clone() if buf is None else buf.mul_(self.momentum).add_(g)
-                st["buf"] = buf
-                p.sub_(lr * buf)
-            elif self.kind == "adam":
-                m = st.setdefault("m", torch.zeros_like(p))
-                v = st.setdefault("v", torch.zeros_like(p))
-                m.lerp_(g, 0.1)
-                v.mul_(0.999).addcmul_(g, g, value=0.001)
-                bc1 = 1 - 0.9**self.t
-                bc2 = 1 - 0.999**self.t
-                denom = (v.sqrt() / math.sqrt(bc2)).add_(1e-8)
-                p.sub_((lr / bc1) * m / denom)
-            else:  # adagrad
-                s = st.setdefault("sum", torch.zeros_like(p))
-                s.addcmul_(g, g, value=1.0)
-                p.sub_(lr * g / s.sqrt().add_(1e-10))
+        ps, g = self.params, list(grads)
+        if self.wd:
+            g = torch._foreach_add(g, ps, alpha=self.wd)
+        if self.kind == "sgd":
+            torch._foreach_sub_(ps, torch._foreach_mul(g, self.lr))
+        elif self.kind == "momentum":
+            if "buf" not in self.state:
+                self.state["buf"] = [t.clone() for t in g]
+            else:
+                torch._foreach_mul_(self.state["buf"], self.momentum)
+                torch._foreach_add_(self.state["buf"], g)
+            torch._foreach_sub_(ps, torch._foreach_mul(self.state["buf"], self.lr))
+        elif self.kind == "adam":
+            m, v = self._zeros("m"), self._zeros("v")
+            torch._foreach_lerp_(m, g, 0.1)
+            torch._foreach_mul_(v, 0.999)
+            torch._foreach_addcmul_(v, g, g, value=0.001)
+            bc1 = 1 - 0.9**self.t
+            bc2 = 1 - 0.999**self.t
+            denom = torch._foreach_sqrt(v)
+            torch._foreach_div_(denom, math.sqrt(bc2))
+            torch._foreach_add_(denom, 1e-8)
+            upd = torch._foreach_mul(m, torch._foreach_div(self.lr, bc1))
+            torch._foreach_div_(upd, denom)
+            torch._foreach_sub_(ps, upd)
+        else:  # adagrad
+            s = self._zeros("sum")
+            torch._foreach_addcmul_(s, g, g, value=1.0)
+            denom = torch._foreach_sqrt(s)
+            torch._foreach_add_(denom, 1e-10)
+            upd = torch._foreach_mul(g, self.lr)
+            torch._foreach_div_(upd, denom)
+            torch._foreach_sub_(ps, upd)
 
 
 class _VmapStack:
@@ -510,9 +529,17 @@ class _MLPStack:
                 else:
                     total += ((out - yb) ** 2).mean(2).sum(1, dtype=torch.float64)
                 if split == "train":
-                    nz = [(a != 0).any(1) for a in acts]  # (S, units) per layer
+                    # |a| max over the samples is 0 exactly where a unit is 0 on all of them
+                    # (and NaN, so alive, where a NaN is): 8x faster here than (a != 0).any(1),
+                    # a reduction over the middle dimension of a bool tensor
+                    nz = [a.abs().amax(1) != 0 for a in acts]  # (S, units) per layer
                     alive = nz if alive is None else [p | q for p, q in zip(alive, nz)]
-                    zeros += sum((a == 0).flatten(1).sum(1, dtype=torch.float64) for a in acts)
+                    # counted as bytes in int32 (2x faster than summing the bools; a
+                    # batch of 2,000 overflows it only beyond a million units)
+                    zeros += sum(
+                        (a == 0).view(torch.uint8).flatten(1).sum(1, dtype=torch.int32).double()
+                        for a in acts
+                    )
                     count += sum(a[0].numel() for a in acts)
             for s in range(self.s):
                 res[s][f"{split}_loss"] = float(total[s]) / n

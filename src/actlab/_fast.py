@@ -5,12 +5,13 @@ For float32, bfloat16 and float16 CPU tensors an activation can run four ways:
 - ``"compiled"``: the kernel of :mod:`actlab._kernels`, one pass over memory that
   computes in double in registers (so the catalogue's formulas keep their accuracy:
   correctly rounded but for the double rounding), forward and backward;
-- ``"compiled32"``: for the entries of :data:`actlab._kernels.FLOAT32` (sigmoid, exp,
-  elu and softsign forward; sigmoid, exp, tanh, elu and selu backward), the same
-  formulas in float32 arithmetic with the roundings that would matter corrected:
-  about twice as fast, within the bounds but not correctly rounded (at most 1.5 ULP
-  forward and 3.5 ULP derivative from the exact value over all 2^32 float32 inputs,
-  measured by ``benchmarks/exhaustive_f32.py``);
+- ``"compiled32"``: for the entries of :data:`actlab._kernels.FLOAT32` (sigmoid, silu,
+  exp, tanh, elu, selu and softsign forward; sigmoid, exp, tanh, elu and selu backward),
+  the same formulas in float32 arithmetic, e^x carried as a pair of floats and the
+  roundings that would matter corrected: faster (eight lanes per vector instead of
+  four), within the bounds but not correctly rounded (at most 1.5 ULP forward and 2.5
+  ULP derivative from the exact value over all 2^32 float32 inputs, measured by
+  ``benchmarks/exhaustive_f32.py``);
 - ``"native"``: PyTorch's own op, only where it is within the catalogue's bounds
   (2 ULP forward, 4 ULP derivative) and propagates NaN; :data:`SPECS` lists which,
   and ``tests/test_fast_paths.py`` audits each against the mpmath reference. Where

@@ -87,10 +87,11 @@ NAMES = (
 #: as fast, within the catalogue's bounds without being correctly rounded.
 FLOAT32 = {
     "sigmoid": ("fwd32", "bwd32"),
+    "silu": ("fwd32",),
     "exponential": ("fwd32", "bwd32"),
-    "tanh": ("bwd32",),
+    "tanh": ("fwd32", "bwd32"),
     "elu": ("fwd32", "bwd32"),
-    "selu": ("bwd32",),
+    "selu": ("fwd32", "bwd32"),
     "softsign": ("fwd32",),
 }
 #: storage types, by their suffix in the C names

@@ -21,6 +21,9 @@
  *   void NAME_bwd_T(const T *s, const T *g, T *gx, int64_t n, double a, double b, int threads)
  * a and b carry the activation's numeric parameters; s is what the forward saved
  * (the input, or the output for the entries whose derivative is a function of it).
+ * For a few entries (FLOAT32 in __init__.py) NAME_fwd32_T and NAME_bwd32_T compute the
+ * same in float32 arithmetic: faster, within the bounds, not correctly rounded (see the
+ * section "float32 arithmetic" below).
  */
 #include <stdint.h>
 #include <string.h>
@@ -315,10 +318,9 @@ D(tanh_shrink) { UNUSED; double t = tanh_(x); return t * t; }
  * the largest distance from the double kernels over all 2^32 float32 inputs is measured by
  * benchmarks/exhaustive_f32.py and recorded in docs/numerics.md; the rounding errors that
  * would otherwise dominate are removed where they arise (a quotient's remainder by FMA,
- * 1 + e by Fast2Sum). Where float32 arithmetic does not keep the bounds without more
- * work than it saves, there is no such kernel: silu, tanh and selu forward came out at
- * 2.5 ULP (e^x's own error, up to 1.5 ULP, passes through a product or quotient whole),
- * and derivatives with a zero (silu', gelu', mish') lose all relative accuracy near it. */
+ * 1 + e by Fast2Sum, e^x carried as a pair hi + lo to about 2^-30). Derivatives with a
+ * zero (silu', gelu', mish') have no such kernel: near the zero, float32 arithmetic loses
+ * all relative accuracy. */
 INLINE float minf_(float x, float c) { return x > c ? c : x; }
 INLINE float maxf_(float x, float c) { return x < c ? c : x; }
 INLINE float clipf_(float x, float lo, float hi) { return maxf_(minf_(x, hi), lo); }
@@ -326,10 +328,22 @@ INLINE float fabsf_(float x) { return __builtin_fabsf(x); }
 INLINE float fmaf_(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
 INLINE int32_t fbits(float x) { int32_t i; memcpy(&i, &x, 4); return i; }
 INLINE float ffrom(int32_t i) { float x; memcpy(&x, &i, 4); return x; }
-static const float MAGICF = 12582912.0f; /* 1.5 * 2^23 */
+static const float MAGICF = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+static const float LN2_C1 = 0.693359375f;            /* ln2's leading 9 bits: k * C1 exact */
+static const float LN2_C2 = -2.12194442e-4f;         /* ln2 - C1, rounded */
+static const float LN2_C3 = 1.64659497e-12f;         /* ln2 - C1 - C2 */
 
-/* e^r - 1 on |r| <= ln2 / 2: Taylor series to r^8 (remainder below 2^-32), r + r^2 q */
-INLINE float expm1_poly(float r) {
+/* e^x = (hi + lo) 2^k: the reduction x = k ln2 + r (its first step exact, what rounding r
+ * loses kept in rl), then e^r = 1 + r + r^2 q(r) + rl (1 + r), q the Taylor series to r^8
+ * (remainder below 2^-32), summed so that hi + lo carries e^r to about 2^-30 (|lo| at
+ * most half an ULP of hi: the corrections below assume a small low part). x must be
+ * within [-150, 88.75]; k comes back in the bits of *t. */
+INLINE float exp_parts(float x, float *lo, float *t) {
+    *t = fmaf_(x, 1.44269504088896341f, MAGICF);
+    float k = *t - MAGICF;
+    float r1 = fmaf_(-k, LN2_C1, x);
+    float r = fmaf_(-k, LN2_C2, r1);
+    float rl = fmaf_(-k, LN2_C3, fmaf_(-k, LN2_C2, r1 - r));
     float q = 1.0f / 40320.0f;
     q = fmaf_(q, r, 1.0f / 5040.0f);
     q = fmaf_(q, r, 1.0f / 720.0f);
@@ -337,81 +351,139 @@ INLINE float expm1_poly(float r) {
     q = fmaf_(q, r, 1.0f / 24.0f);
     q = fmaf_(q, r, 1.0f / 6.0f);
     q = fmaf_(q, r, 0.5f);
-    return fmaf_(q, r * r, r);
-}
-/* e^x = p * 2^k with p in [0.7, 1.42]: the Cody-Waite reduction x = k ln2 + r, whose first
- * step is exact (ln2's leading 9 bits); k comes back in the bits of *t */
-INLINE float exp_reduce(float x, float *t) {
-    *t = fmaf_(x, 1.44269504088896341f, MAGICF);
-    float k = *t - MAGICF;
-    float r = fmaf_(-k, 0.693359375f, x);
-    return fmaf_(-k, -2.12194440e-4f, r);
+    float h = 1.0f + r;
+    float l = ((1.0f - h) + r) + fmaf_(q, r * r, fmaf_(r, rl, rl));
+    float hi = h + l; /* normalized (Fast2Sum): |lo| <= half an ULP of hi */
+    *lo = (h - hi) + l;
+    return hi;
 }
 INLINE int32_t k_of(float t) { return fbits(t) - fbits(MAGICF); }
 INLINE float pow2f(int32_t k) { return ffrom((k + 127) << 23); } /* -126 <= k <= 127 */
 
-/* e^x in two factors, e^x = n * m exactly (before n's rounding): n normal (k halved), m a
- * power of 2. Multiplying by m last rounds once, also into the subnormals. */
-INLINE float exp_split(float x, float *m) {
-    float t;
-    float r = exp_reduce(clipf_(x, -104.0f, 88.75f), &t);
+/* e^x = (n + nl) m: n, nl scaled by 2^(k/2) (normal), m the rest of 2^k, so that
+ * multiplying by m last rounds once, also into the subnormals */
+INLINE float exp_pair(float x, float *nl, float *m) {
+    float t, lo;
+    float hi = exp_parts(clipf_(x, -150.0f, 88.75f), &lo, &t);
     int32_t k = k_of(t), k1 = k >> 1;
+    float s1 = pow2f(k1);
     *m = pow2f(k - k1);
-    return (1.0f + expm1_poly(r)) * pow2f(k1);
+    *nl = lo * s1;
+    return hi * s1;
 }
 INLINE float expf_(float x) {
-    float m;
-    float y = exp_split(x, &m) * m;
+    float nl, m;
+    float n = exp_pair(x, &nl, &m);
+    float y = (n + nl) * m;
     y = x > 88.75f ? __builtin_inff() : y;
     return x < -104.0f ? 0.0f : y;
 }
-/* e^x - 1 for x <= 88 (callers clip): 2^k (e^r - 1) + (2^k - 1), the last sum by one FMA */
-INLINE float expm1f_(float x) {
-    float t;
-    float s = expm1_poly(exp_reduce(maxf_(x, -30.0f), &t)); /* e^-30 - 1 is -1 in float32 */
+/* e^x - 1 = 2^k (hi + lo) - 1 for -30 <= x <= 88 (callers clip) as a pair: 2^k hi - 1 by
+ * Fast2Sum (the larger of the two first) */
+INLINE float expm1_pair(float x, float *el) {
+    float t, lo;
+    float hi = exp_parts(x, &lo, &t);
     float two_k = pow2f(k_of(t));
-    float y = fmaf_(two_k, s, two_k - 1.0f);
-    return x < -30.0f ? -1.0f : y;
+    float h = hi * two_k;
+    float e = h - 1.0f;
+    float big = fabsf_(h) >= 1.0f ? h : -1.0f, small = fabsf_(h) >= 1.0f ? -1.0f : h;
+    *el = ((big - e) + small) + lo * two_k;
+    return e;
 }
-/* a / (d + dl) for a pair d + dl: the quotient's rounding and dl corrected (FMA remainder) */
-INLINE float div_pair(float a, float al, float d, float dl) {
-    float q = a / d;
-    float rem = fmaf_(-q, d, a) + al;
-    return q + (rem - q * dl) / d;
+/* x + xl + c as a pair, for a constant c: Fast2Sum, the larger first */
+INLINE float add_pair(float x, float xl, float c, float *sl) {
+    float sum = x + c;
+    float big = fabsf_(x) >= fabsf_(c) ? x : c, small = fabsf_(x) >= fabsf_(c) ? c : x;
+    *sl = ((big - sum) + small) + xl;
+    return sum;
 }
-/* sigmoid from e = e^-|x|, 1 + e as an exact pair (Fast2Sum: 1 >= e) */
-INLINE float sigmoidf_(float x) {
-    float e = expf_(-fabsf_(x));
+/* 1 + e + el as a pair, for 0 <= e <= 1 (Fast2Sum: 1 is the larger) */
+INLINE float one_plus(float e, float el, float *dl) {
     float d = 1.0f + e;
-    return div_pair(x >= 0.0f ? 1.0f : e, 0.0f, d, (1.0f - d) + e);
+    *dl = ((1.0f - d) + e) + el;
+    return d;
 }
-INLINE float sigmoid_gradf_(float x) { /* sigmoid(|x|) sigmoid(-|x|) */
-    float e = expf_(-fabsf_(x));
-    float d = 1.0f + e, dl = (1.0f - d) + e;
-    return div_pair(1.0f, 0.0f, d, dl) * div_pair(e, 0.0f, d, dl);
+/* (a + al) / (d + dl), rounded about once, given inv = 1 / d (one division serves every
+ * quotient by d): q = a inv is within an ULP or so, and its remainder (exact by FMA) and
+ * the low parts make the correction, which needs inv to a few bits only */
+INLINE float div_pair(float a, float al, float d, float dl, float inv) {
+    float q = a * inv;
+    float rem = fmaf_(-q, d, a) + al;
+    return fmaf_(rem - q * dl, inv, q);
+}
+/* sigmoid(x) = n / (1 + e) with e = e^-|x| = (n + nl) m, n = 1 for x >= 0 */
+INLINE float sigmoidf_(float x) {
+    float nl, m;
+    float n = exp_pair(-fabsf_(x), &nl, &m);
+    float dl, d = one_plus(n * m, nl * m, &dl);
+    int neg = x < 0.0f;
+    return div_pair(neg ? n : 1.0f, neg ? nl : 0.0f, d, dl, 1.0f / d) * (neg ? m : 1.0f);
+}
+/* c sigmoid(|x|) sigmoid(-|x|) for a power of 2 c: e's power of 2 applied last, so that a
+ * subnormal result rounds once */
+INLINE float sigmoid_gradf_(float x, float c) {
+    float nl, m;
+    float n = exp_pair(-fabsf_(x), &nl, &m);
+    float dl, d = one_plus(n * m, nl * m, &dl);
+    float inv = 1.0f / d;
+    return (c * div_pair(1.0f, 0.0f, d, dl, inv)) * div_pair(n, nl, d, dl, inv) * m;
+}
+/* x sigmoid(x): x / (1 + e) for x >= 0, x (n + nl) m / (1 + e) below, x n kept as an
+ * exact pair by FMA */
+INLINE float siluf_(float x) {
+    float nl, m;
+    float n = exp_pair(-fabsf_(x), &nl, &m);
+    float dl, d = one_plus(n * m, nl * m, &dl);
+    int neg = x < 0.0f;
+    float a = neg ? x * n : x;
+    float al = neg ? fmaf_(x, n, -a) + x * nl : 0.0f;
+    float y = div_pair(a, al, d, dl, 1.0f / d) * (neg ? m : 1.0f);
+    y = x < -150.0f ? -0.0f : y; /* x e^x underflows (and exp_pair clipped x) */
+    return x == -__builtin_inff() ? 0.0f : (x == __builtin_inff() ? x : y); /* the limits */
+}
+/* tanh |x| = E / (E + 2), E = e^(2|x|) - 1 as a pair; sign restored; 1 beyond 9.1 */
+INLINE float tanhf_(float x) {
+    float el, dl;
+    float e = expm1_pair(2.0f * minf_(fabsf_(x), 10.0f), &el);
+    float d = add_pair(e, el, 2.0f, &dl);
+    return __builtin_copysignf(div_pair(e, el, d, dl, 1.0f / d), x);
+}
+/* c e^x for x <= 0 and c (e^x - 1), the products in double from the pairs: c rounds
+ * nowhere, and the result rounds once (also into the subnormals) */
+INLINE float scaled_expf(double c, float x) {
+    float nl, m;
+    float n = exp_pair(x, &nl, &m);
+    return x < -150.0f ? 0.0f : (float)(c * ((double)n + (double)nl) * (double)m);
+}
+INLINE float scaled_expm1f(double c, float x) {
+    float el;
+    float e = expm1_pair(clipf_(x, -30.0f, 0.0f), &el);
+    return x < -30.0f ? (float)-c : (float)(c * ((double)e + (double)el));
 }
 static const double SELU_SA = SELU_SCALE * SELU_ALPHA;
 
 #define G(name) INLINE float name##_g(float x, double a, double b)
 #define GD(name) INLINE float name##_gd(float x, double a, double b)
 G(sigmoid) { UNUSED; return sigmoidf_(x); }
-GD(sigmoid) { UNUSED; return sigmoid_gradf_(x); }
+GD(sigmoid) { UNUSED; return sigmoid_gradf_(x, 1.0f); }
+G(silu) { UNUSED; return x == 0.0f ? x : siluf_(x); } /* -0 stays -0 */
 G(exponential) { UNUSED; return expf_(x); }
 GD(exponential) { UNUSED; return x; } /* from the output */
-GD(tanh) { UNUSED; return 4.0f * sigmoid_gradf_(2.0f * x); }
+G(tanh) { UNUSED; return tanhf_(x); }
+GD(tanh) { UNUSED; return sigmoid_gradf_(2.0f * x, 4.0f); }
 /* ELU family: alpha's product in double, so that alpha rounds nowhere */
-G(elu) { (void)b; return x > 0.0f ? x : (float)(a * (double)expm1f_(minf_(x, 0.0f))); }
-GD(elu) { (void)b; return x > 0.0f ? 1.0f : (float)(a * (double)expf_(minf_(x, 0.0f))); }
+G(elu) { (void)b; return x > 0.0f ? x : scaled_expm1f(a, x); }
+GD(elu) { (void)b; return x > 0.0f ? 1.0f : scaled_expf(a, minf_(x, 0.0f)); }
+G(selu) { UNUSED; return x > 0.0f ? (float)(SELU_SCALE * (double)x) : scaled_expm1f(SELU_SA, x); }
 GD(selu) {
     UNUSED;
-    return x > 0.0f ? (float)SELU_SCALE : (float)(SELU_SA * (double)expf_(minf_(x, 0.0f)));
+    return x > 0.0f ? (float)SELU_SCALE : scaled_expf(SELU_SA, minf_(x, 0.0f));
 }
-G(softsign) { /* x / (1 + |x|): the sum as an exact pair (Fast2Sum on the larger first) */
+G(softsign) { /* x / (1 + |x|): the sum as an exact pair */
     UNUSED;
-    float xc = clipf_(x, -1e20f, 1e20f), ax = fabsf_(xc);
-    float d = 1.0f + ax;
-    float dl = (maxf_(ax, 1.0f) - d) + minf_(ax, 1.0f);
-    return div_pair(xc, 0.0f, d, dl);
+    float xc = clipf_(x, -1e20f, 1e20f), dl;
+    float d = add_pair(fabsf_(xc), 0.0f, 1.0f, &dl);
+    return xc == 0.0f ? xc : div_pair(xc, 0.0f, d, dl, 1.0f / d);
 }
 
 /* ---- storage types ------------------------------------------------------------------ */
@@ -559,8 +631,9 @@ KERNELS(tanh_shrink)
 #define FWD32(name) LOOP_FWD32(name, float, f32) LOOP_FWD32(name, bf16_t, bf16) LOOP_FWD32(name, f16_t, f16)
 #define BWD32(name) LOOP_BWD32(name, float, f32) LOOP_BWD32(name, bf16_t, bf16) LOOP_BWD32(name, f16_t, f16)
 FWD32(sigmoid) BWD32(sigmoid)
+FWD32(silu)
 FWD32(exponential) BWD32(exponential)
-BWD32(tanh)
+FWD32(tanh) BWD32(tanh)
 FWD32(elu) BWD32(elu)
-BWD32(selu)
+FWD32(selu) BWD32(selu)
 FWD32(softsign)

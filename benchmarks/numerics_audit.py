@@ -88,9 +88,13 @@ autograd), measured on the same points; "-" where PyTorch has no such op.
 
 The actlab columns are what `actlab.functional` runs on this machine. For float32,
 bfloat16 and float16 CPU tensors that is the fast path chosen per activation by timing
-(`actlab._fast`): the compiled kernel (double in registers, one pass), or PyTorch's op
-where that is correctly rounded too (relu, relu6, hard_tanh, threshold, hard_shrink); its
-other ops within the bounds are the fallback where no kernel can be built. float64 and the
+(`actlab._fast`): the compiled kernel (`compiled`: double in registers, one pass), its
+float32-arithmetic variant where there is one and it is faster (`compiled32`: within the
+bounds but not correctly rounded; over all 2^32 float32 inputs at most 1.5 ULP forward and
+2.5 ULP derivative, by `benchmarks/exhaustive_f32.py`; `ACTLAB_FAST=rounded` leaves it
+out), or PyTorch's op where that is correctly rounded too (relu, relu6, hard_tanh,
+threshold, hard_shrink); its other ops within the bounds are the fallback where no kernel
+can be built. float64 and the
 vector activations take the reference path. Chosen here for float32 (forward/backward): {_paths()}.
 `tests/test_fast_paths.py` audits every variant, chosen or not, in all three dtypes.
 

@@ -316,7 +316,7 @@ D(tanh_shrink) { UNUSED; double t = tanh_(x); return t * t; }
  * fast as the double kernels above, for the functions where float32 arithmetic stays
  * within the catalogue's bounds (2 ULP forward, 4 ULP derivative). Not correctly rounded:
  * the largest distance from the double kernels over all 2^32 float32 inputs is measured by
- * benchmarks/exhaustive_f32.py and recorded in docs/numerics.md; the rounding errors that
+ * benchmarks/exhaustive_f32.py and recorded in docs/benchmarks.md; the rounding errors that
  * would otherwise dominate are removed where they arise (a quotient's remainder by FMA,
  * 1 + e by Fast2Sum, e^x carried as a pair hi + lo to about 2^-30). Derivatives with a
  * zero (silu', gelu', mish') have no such kernel: near the zero, float32 arithmetic loses

@@ -287,10 +287,11 @@ class _BatchedOptimizer:
 
     The update formulas are torch.optim's (defaults: momentum without dampening,
     Adam betas (0.9, 0.999), eps 1e-8; Adagrad eps 1e-10), applied elementwise, in
-    the order of its single-tensor implementation. Each operation runs over all the
-    parameters at once (``torch._foreach_*``, what torch.optim's ``foreach=True``
-    uses): a step of a 3-layer MLP is a dozen calls instead of seventy, which matters
-    when a step's arithmetic takes a millisecond.
+    the order of its single-tensor implementation. The gradients are concatenated
+    into one flat vector and the state is kept flat, so that a step is about ten
+    tensor operations whatever the number of parameters: at the sizes the lab trains
+    (a step's arithmetic takes a millisecond) the per-operation overhead of updating
+    each parameter on its own would be a tenth of the training time.
     """
 
     def __init__(
@@ -302,51 +303,44 @@ class _BatchedOptimizer:
         weight_decay: float = 0.0,
     ):
         self.params, self.kind, self.momentum, self.wd = params, kind, momentum, weight_decay
-        self.lr = [lr.reshape((-1,) + (1,) * (p.dim() - 1)).to(p.dtype) for p in params]
-        self.state: dict[str, list[torch.Tensor]] = {}
+        self.numels = [p.numel() for p in params]
+        # every parameter is stacked over the models on dimension 0: each element's lr
+        self.lr = torch.cat([lr.to(p.dtype).repeat_interleave(p[0].numel()) for p in params])
+        self.state: dict[str, torch.Tensor] = {}
         self.t = 0
 
-    def _zeros(self, key: str) -> list[torch.Tensor]:
+    def _zeros(self, key: str) -> torch.Tensor:
         if key not in self.state:
-            self.state[key] = [torch.zeros_like(p) for p in self.params]
+            self.state[key] = torch.zeros_like(self.lr)
         return self.state[key]
 
     @torch.no_grad()
     def step(self, grads: Sequence[torch.Tensor]) -> None:
         self.t += 1
-        ps, g = self.params, list(grads)
+        g = torch.cat([t.reshape(-1) for t in grads])
         if self.wd:
-            g = torch._foreach_add(g, ps, alpha=self.wd)
+            g = g.add(torch.cat([p.reshape(-1) for p in self.params]), alpha=self.wd)
         if self.kind == "sgd":
-            torch._foreach_sub_(ps, torch._foreach_mul(g, self.lr))
+            upd = self.lr * g
         elif self.kind == "momentum":
-            if "buf" not in self.state:
-                self.state["buf"] = [t.clone() for t in g]
-            else:
-                torch._foreach_mul_(self.state["buf"], self.momentum)
-                torch._foreach_add_(self.state["buf"], g)
-            torch._foreach_sub_(ps, torch._foreach_mul(self.state["buf"], self.lr))
+            buf = self.state.get("buf")
+            buf = g.clone() if buf is None else buf.mul_(self.momentum).add_(g)
+            self.state["buf"] = buf
+            upd = self.lr * buf
         elif self.kind == "adam":
             m, v = self._zeros("m"), self._zeros("v")
-            torch._foreach_lerp_(m, g, 0.1)
-            torch._foreach_mul_(v, 0.999)
-            torch._foreach_addcmul_(v, g, g, value=0.001)
+            m.lerp_(g, 0.1)
+            v.mul_(0.999).addcmul_(g, g, value=0.001)
             bc1 = 1 - 0.9**self.t
             bc2 = 1 - 0.999**self.t
-            denom = torch._foreach_sqrt(v)
-            torch._foreach_div_(denom, math.sqrt(bc2))
-            torch._foreach_add_(denom, 1e-8)
-            upd = torch._foreach_mul(m, torch._foreach_div(self.lr, bc1))
-            torch._foreach_div_(upd, denom)
-            torch._foreach_sub_(ps, upd)
+            denom = (v.sqrt() / math.sqrt(bc2)).add_(1e-8)
+            upd = (self.lr / bc1) * m / denom
         else:  # adagrad
             s = self._zeros("sum")
-            torch._foreach_addcmul_(s, g, g, value=1.0)
-            denom = torch._foreach_sqrt(s)
-            torch._foreach_add_(denom, 1e-10)
-            upd = torch._foreach_mul(g, self.lr)
-            torch._foreach_div_(upd, denom)
-            torch._foreach_sub_(ps, upd)
+            s.addcmul_(g, g, value=1.0)
+            upd = self.lr * g / s.sqrt().add_(1e-10)
+        steps = [u.view_as(p) for u, p in zip(upd.split(self.numels), self.params)]
+        torch._foreach_sub_(self.params, steps)
 
 
 class _VmapStack:

@@ -49,6 +49,15 @@ def test_bit_for_bit_deterministic() -> None:
     assert [r.history for r in a] == [r.history for r in b]
 
 
+def test_large_data_sets_are_gathered_batch_by_batch_with_the_same_result(monkeypatch) -> None:
+    """Above _GATHER_ONCE elements the shuffled copy is not made: same batches, same runs."""
+    cfgs = [{**BASE, "optimizer": "adam", "epochs": 2, "seed": s} for s in (0, 1)]
+    once = trainer.train_group(cfgs)
+    monkeypatch.setattr(trainer, "_GATHER_ONCE", 0)
+    per_batch = trainer.train_group(cfgs)
+    assert [r.history for r in once] == [r.history for r in per_batch]
+
+
 def test_history_contents() -> None:
     (r,) = trainer.train_group([{**BASE, "epochs": 2, "activation": "relu", "hidden": [8, 8, 8]}])
     assert [row["epoch"] for row in r.history] == [1, 2]

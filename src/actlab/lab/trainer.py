@@ -545,6 +545,9 @@ class _MLPStack:
         return res
 
 
+_GATHER_ONCE = 1 << 24  # elements: 64 MB of float32 for the per-epoch shuffled copy
+
+
 def train_group(configs: Sequence[dict[str, Any]]) -> list[Result]:
     """Train several configs that differ only in ``seed`` and ``lr``, all at once.
 
@@ -569,12 +572,20 @@ def train_group(configs: Sequence[dict[str, Any]]) -> list[Result]:
     results = [Result(c) for c in cs]
     for epoch in range(1, c0["epochs"] + 1):
         perms = torch.stack([torch.randperm(n, generator=g) for g in gens])
+        # each model's shuffled data set, gathered once per epoch where it is small (a
+        # batch is then a view; gathering each batch cost more than its forward pass in
+        # the lab's MLPs), else batch by batch
+        if perms.numel() * xtr[0].numel() <= _GATHER_ONCE:
+            xs, ys = xtr[perms], ytr[perms]
+            batches = ((xs[:, i : i + bs], ys[:, i : i + bs]) for i in range(0, n, bs))
+        else:
+            batches = (
+                (xtr[perms[:, i : i + bs]], ytr[perms[:, i : i + bs]]) for i in range(0, n, bs)
+            )
         gsum = torch.zeros(s_count, len(stack.weight_leaves))
         steps = 0
-        for i in range(0, n, bs):
-            idx = perms[:, i : i + bs]
-            out = stack.forward(xtr[idx])
-            yb = ytr[idx]
+        for xb, yb in batches:
+            out = stack.forward(xb)
             if ds.task == "classification":
                 per = F.cross_entropy(out.flatten(0, 1), yb.flatten(0, 1), reduction="none")
                 loss = per.view(s_count, -1).mean(1).sum()

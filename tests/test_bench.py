@@ -20,6 +20,7 @@ def test_bench_rows_and_ratios() -> None:
         assert r.size == 4096 and r.dtype == "float32" and r.threads >= 1
         assert r.fwd_s > 0 and r.fwd_bwd_s > 0
         assert r.fwd_vs_copy > 0 and r.fwd_vs_relu > 0 and r.fwd_bwd_vs_relu > 0
+        assert 0 < r.fwd_vs_exp < float("inf") and 0 < r.fwd_vs_erfc < float("inf")
 
 
 def test_bench_dtypes_and_errors() -> None:

@@ -6,7 +6,10 @@ there is one), interleaved round by round with two baselines measured on the sam
 tensor: a memory copy (``torch.empty_like(x).copy_(x)``, the roofline of an
 out-of-place elementwise op) and PyTorch's ReLU. Every figure is a median of
 repeats after warm-up, reported as a ratio to those baselines, because absolute
-times mean little on a shared machine whose CPU changes from day to day.
+times mean little on a shared machine whose CPU changes from day to day. Two more
+baselines show the floor of the functions built on a transcendental: a bare e^x
+(the faster of PyTorch's ``torch.exp`` and actlab's ``exponential``, so at least one
+accurate exponential per element) and PyTorch's ``erfc`` (GELU's), on the same tensor.
 
 It also counts the bytes each implementation saves for the backward pass
 (through ``torch.autograd.graph.saved_tensors_hooks``), the memory claim C17
@@ -51,6 +54,8 @@ class BenchRow:
     fwd_bwd_vs_relu: float  # over torch.relu's forward + backward
     saved_per_element: float  # bytes saved for backward, per input element
     path: str = ""  # actlab's variants, "forward/backward" (actlab._fast), or "reference"
+    fwd_vs_exp: float = float("nan")  # over the fastest bare e^x on the same tensor
+    fwd_vs_erfc: float = float("nan")  # over PyTorch's erfc on the same tensor
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -145,10 +150,14 @@ def _bench_tensor(
 
         return run
 
+    exp_act = functions.get("exponential")
     fns: dict[str, Callable[[], Any]] = {
         "copy": lambda: torch.empty_like(x).copy_(x),
         "relu": lambda: torch.relu(x),
         "relu_fb": fwd_bwd(torch.relu),
+        "exp_torch": lambda: torch.exp(x),
+        "exp_actlab": lambda: AF.apply(exp_act, x),
+        "erfc": lambda: torch.special.erfc(x),
     }
     variants: dict[str, tuple[str, str, Callable[[torch.Tensor], torch.Tensor]]] = {}
     for a in acts:
@@ -162,6 +171,7 @@ def _bench_tensor(
     _median_interleaved(fns, warmup, sync)
     med = _median_interleaved(fns, repeats, sync)
     size = x.numel()
+    exp_floor = min(med["exp_torch"], med["exp_actlab"])
     return [
         BenchRow(
             name=name,
@@ -177,6 +187,8 @@ def _bench_tensor(
             fwd_bwd_vs_relu=med[key + "_fb"] / med["relu_fb"],
             saved_per_element=saved_bytes(f, x) / size,
             path=_path(functions.get(name), x) if impl == "actlab" else "",
+            fwd_vs_exp=med[key] / exp_floor,
+            fwd_vs_erfc=med[key] / med["erfc"],
         )
         for key, (name, impl, f) in variants.items()
     ]

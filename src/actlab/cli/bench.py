@@ -48,6 +48,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "fwd / copy",
         "fwd / relu",
         "fwd+bwd / relu",
+        "fwd / exp",
         "saved B/elt",
         "path (fwd/bwd)",
     ]
@@ -60,6 +61,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"{r.fwd_vs_copy:.2f}",
             f"{r.fwd_vs_relu:.2f}",
             f"{r.fwd_bwd_vs_relu:.2f}",
+            f"{r.fwd_vs_exp:.2f}",
             f"{r.saved_per_element:g}",
             r.path or "-",
         ]

@@ -131,6 +131,19 @@ def test_c11_one_improvement_supports_none_refutes() -> None:
     assert "largest accuracy gain" in out.verdict.reason
 
 
+def test_c11_a_significant_gain_below_the_margin_does_not_support() -> None:
+    """+0.5 points with little seed noise: significant, but under the 1-point margin."""
+    quiet = {"noise": 0.0002}
+    acts = {"relu": {"acc": 0.62, "sparsity": 0.5, "dead": 0.05, **quiet}}
+    acts |= {
+        m: {"acc": 0.625 if m == "leaky_relu" else 0.62, **quiet} for m in SLOPES if m != "relu"
+    }
+    data = {"runs": _runs({"mnist1d": acts, "digits": acts}), "min_negative_slope": SLOPES}
+    out = ex.get("C11").analyse(data)
+    assert out.verdict.verdict == "refuted"
+    assert "significant but smaller" in out.verdict.reason and "+0.50 points" in out.verdict.reason
+
+
 def test_c11_zero_slope_refutes_the_gradient_part() -> None:
     out = ex.get("C11").analyse(
         _c11({"leaky_relu": 0.65, "prelu": 0.65, "rrelu": 0.65}, SLOPES | {"leaky_relu": 0.0})

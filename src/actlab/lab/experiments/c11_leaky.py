@@ -12,9 +12,9 @@ The claim has two parts, measured separately and combined explicitly:
   epochs to a training-error threshold (the lowest error on a 5% grid that every
   compared run reaches at that learning rate), all tests Holm-corrected as one family.
   "On some data sets" is an existential claim: one significant improvement anywhere
-  supports it; it is refuted when none is found and every interval excludes
-  improvements beyond a named margin (:data:`~._compare.ACC_MARGIN`,
-  :data:`SPEED_MARGIN`).
+  supports it if it is at least a named margin (:data:`~._compare.ACC_MARGIN`,
+  :data:`SPEED_MARGIN`); it is refuted when none is found, and provisionally so
+  unless every interval excludes improvements beyond the margins.
 
 References: Maas, Hannun, Ng 2013 (leaky ReLU); He et al. 2015 (PReLU); Xu et al.
 2015, "Empirical evaluation of rectified activations" (RReLU, and all three on
@@ -127,7 +127,12 @@ def decide(gradient: tuple[bool, str, str], acc: list[cmp.Cell], speed: list[cmp
         return Verdict("refuted", f"Not every member keeps a non-zero gradient: {gradient_text}.")
     if not acc and not speed:
         return Verdict("not testable here", "No member and ReLU runs share a seed.")
-    better = [c for c in acc if c.better] + [c for c in speed if c.better]
+    # an improvement counts when it is significant and as large as the margins below
+    # which no text would call one activation better or faster: a significant 1.07x on one
+    # data set was not found again with more seeds, epochs and learning rates
+    better = [c for c in acc if c.better and c.cmp.mean_diff >= cmp.ACC_MARGIN]
+    better += [c for c in speed if c.better and math.exp(c.cmp.mean_diff) >= 1 + SPEED_MARGIN]
+    small = [c for c in [*acc, *speed] if c.better and c not in better]
     few = min(c.cmp.n for c in [*acc, *speed]) < MIN_SEEDS
     if better:
         return Verdict(
@@ -154,12 +159,13 @@ def decide(gradient: tuple[bool, str, str], acc: list[cmp.Cell], speed: list[cmp
             f"({fastest.a} on {fastest.where})"
         )
     worse = [c for c in [*acc, *speed] if c.worse]
+    small_text = "; ".join(_speed_text(c) if c in speed else c.text() for c in small)
     return Verdict(
         "refuted",
-        f"The gradient part holds ({short}), but no member significantly improves accuracy or "
-        "speed over "
-        f"ReLU anywhere (Holm, {len(acc) + len(speed)} tests"
+        f"The gradient part holds ({short}), but no member improves accuracy or speed over "
+        f"ReLU anywhere by the margins (Holm, {len(acc) + len(speed)} tests"
         + (f", {len(worse)} significantly worse" if worse else "")
+        + (f"; significant but smaller: {small_text}" if small else "")
         + "); "
         + "; ".join(bounds)
         + f", against margins of {100 * cmp.ACC_MARGIN:g} point and {100 * SPEED_MARGIN:g}%.",

@@ -139,6 +139,37 @@ def test_render_writes_html_and_json(tmp_path) -> None:
     assert doc["machine"]["torch"] and doc["command"] == "actlab report -o x"
 
 
+def test_a_verdict_the_full_profile_contradicts_becomes_provisional(tmp_path) -> None:
+    record = {"recorded": "2026-11-23", "commit": "abc1234", "machine": "m", "command": "c"}
+    record["claims"] = {
+        "C1": {"verdict": "supported", "provisional": False},
+        "C2": {"verdict": "refuted", "provisional": True},
+    }
+    same, other, unrecorded = (
+        _fake("C1", "supported"),
+        _fake("C2", "depends"),
+        _fake("C3", "depends"),
+    )
+    for r in (same, other, unrecorded):
+        report.compare_with_full(r, record)
+    assert same.full["agrees"] and not same.outcome.verdict.provisional
+    assert not other.full["agrees"] and other.outcome.verdict.provisional
+    assert other.verdict == "depends"  # its own verdict stands, qualified
+    assert unrecorded.full is None and not unrecorded.outcome.verdict.provisional
+    report.render([same, other], tmp_path, profile="quick", command="c")
+    html = (tmp_path / "index.html").read_text()
+    assert "a different verdict, so this one is provisional" in html and "the same verdict" in html
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert doc["claims"][1]["full_profile"]["verdict"] == "refuted"
+    assert doc["claims"][1]["provisional"] is True
+
+
+def test_recorded_full_verdicts_cover_every_claim() -> None:
+    rec = report.full_verdicts()
+    assert set(rec["claims"]) == set(CLAIMS) and rec["recorded"] and rec["commit"]
+    assert {c["verdict"] for c in rec["claims"].values()} <= set(ex.VERDICTS)
+
+
 def test_build_one_claim_end_to_end(tmp_path) -> None:
     out = tmp_path / "rep"
     (r,) = report.build(out, profile="smoke", claims=["C17"], workers=1)

@@ -6,6 +6,13 @@ measurement (``fresh=True`` starts from an empty store). An experiment that
 fails is reported as failed, with its error, and the others still run: no
 result is lost to one bad claim.
 
+The ``quick`` profile trains shorter and on fewer seeds than ``full``, and a
+verdict can change with them. The verdicts of the last ``full`` run are kept with
+the package (``full_verdicts.json``, written by
+``benchmarks/record_full_verdicts.py`` from a full report's ``results.json``, with
+its date, commit and machine); every other profile's verdict is set beside it and
+marked provisional where the two differ.
+
 Example:
     >>> from actlab.lab import report
     >>> report.VERDICT_LABELS["depends"]
@@ -15,6 +22,8 @@ Example:
 from __future__ import annotations
 
 import base64
+import dataclasses
+import functools
 import io
 import json
 import time
@@ -26,7 +35,7 @@ from typing import Any
 
 from . import experiments as ex
 
-__all__ = ["ClaimResult", "build", "render"]
+__all__ = ["ClaimResult", "build", "compare_with_full", "full_verdicts", "render"]
 
 VERDICT_LABELS = {v: v for v in ex.VERDICTS} | {None: "failed"}
 
@@ -46,6 +55,7 @@ class ClaimResult:
     seconds: float = 0.0
     figure_svg: str | None = None
     figure_files: list[str] = field(default_factory=list)
+    full: dict[str, Any] | None = None  # the recorded full profile's verdict (other profiles)
 
     @property
     def verdict(self) -> str | None:
@@ -74,7 +84,39 @@ class ClaimResult:
             d["tables"] = o["tables"]
         else:
             d["error"] = self.error
+        if self.full is not None:
+            d["full_profile"] = self.full
         return d
+
+
+FULL_VERDICTS = Path(__file__).with_name("full_verdicts.json")
+
+
+@functools.cache
+def full_verdicts() -> dict[str, Any]:
+    """The recorded verdicts of the last full run: ``{"recorded": ..., "claims": {id: ...}}``."""
+    try:
+        return json.loads(FULL_VERDICTS.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def compare_with_full(res: ClaimResult, record: dict[str, Any]) -> None:
+    """Set the full profile's recorded verdict beside ``res``; where they differ, ``res``
+    becomes provisional (the issue's contract: quick's verdicts are full's, or say so)."""
+    full = record.get("claims", {}).get(res.id)
+    if full is None or res.outcome is None:
+        return
+    agrees = full["verdict"] == res.verdict
+    res.full = {
+        "verdict": full["verdict"],
+        "provisional": full.get("provisional", False),
+        "agrees": agrees,
+        **{k: record.get(k) for k in ("recorded", "commit", "machine", "command")},
+    }
+    if not agrees and not res.outcome.verdict.provisional:
+        verdict = dataclasses.replace(res.outcome.verdict, provisional=True)
+        res.outcome = dataclasses.replace(res.outcome, verdict=verdict)
 
 
 def _save_figure(fig: Any, stem: Path) -> tuple[str, list[str]]:
@@ -156,6 +198,8 @@ def build(
         for e in exps:
             say(f"{e.id} {e.title} ...")
             r = run_claim(e, ctx, out)
+            if profile != "full":
+                compare_with_full(r, full_verdicts())
             results.append(r)
             verdict = r.verdict or "FAILED: " + (r.error or "").strip().splitlines()[-1]
             say(f"{e.id} {verdict} ({r.seconds:.1f} s)")

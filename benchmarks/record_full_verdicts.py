@@ -49,7 +49,6 @@ def main() -> None:
         "commit": commit or "unknown",
         "machine": f"{machine.get('cpu', '?')}, {machine.get('cores', '?')} cores",
         "command": doc.get("command"),
-        "seconds": doc.get("seconds"),
         "claims": {
             c["id"]: {"verdict": c["verdict"], "provisional": bool(c.get("provisional"))}
             for c in doc["claims"]

@@ -103,7 +103,7 @@ def full_verdicts() -> dict[str, Any]:
 
 def compare_with_full(res: ClaimResult, record: dict[str, Any]) -> None:
     """Set the full profile's recorded verdict beside ``res``; where they differ, ``res``
-    becomes provisional (the issue's contract: quick's verdicts are full's, or say so)."""
+    becomes provisional: a shorter profile's verdict is full's, or it says it may not be."""
     full = record.get("claims", {}).get(res.id)
     if full is None or res.outcome is None:
         return

@@ -93,6 +93,8 @@ FLOAT32 = {
     "elu": ("fwd32", "bwd32"),
     "selu": ("fwd32", "bwd32"),
     "softsign": ("fwd32",),
+    "softplus": ("fwd32", "bwd32"),  # beta 1 in float32; other betas run the double loops
+    "log_sigmoid": ("fwd32", "bwd32"),
 }
 #: storage types, by their suffix in the C names
 DTYPES = ("f32", "bf16", "f16")

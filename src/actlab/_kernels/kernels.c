@@ -460,6 +460,51 @@ INLINE float scaled_expm1f(double c, float x) {
     float e = expm1_pair(clipf_(x, -30.0f, 0.0f), &el);
     return x < -30.0f ? (float)-c : (float)(c * ((double)e + (double)el));
 }
+/* a + b exactly as s + *err (Knuth's TwoSum: no ordering needed) */
+INLINE float two_sum(float a, float b, float *err) {
+    float s = a + b;
+    float bb = s - a;
+    *err = (a - (s - bb)) + (b - bb);
+    return s;
+}
+/* c + log(1 + e) for 0 <= e <= 1 given as n m + nl m (exp_pair's form) and c >= 0 exact,
+ * rounded about once: 1 + e as a pair d + dl; log d by fdlibm's form
+ * log(1 + g) = g - g^2/2 + s (g^2/2 + R(s^2)) on d in [sqrt(1/2), sqrt(2)) (halved above,
+ * + ln2), s = g / (2 + g), R the atanh series to s^10 (remainder below 2^-34), dl / d
+ * for the low part. The large terms (c, k ln2, g - g^2/2) are summed exactly (TwoSum,
+ * FMA) and the small ones added last. For tiny e, d = 1 and log1p(e) is dl = e, rounded
+ * once (also into the subnormals). */
+INLINE float add_log1p_expf(float c, float n, float nl, float m) {
+    float e = n * m;
+    float dl, d = one_plus(e, nl * m, &dl);
+    int big = d > 1.41421356f;
+    float mm = big ? 0.5f * d : d; /* exact */
+    float g = mm - 1.0f;           /* exact (Sterbenz) */
+    float s = g / (2.0f + g);
+    float z = s * s;
+    float r = 2.0f / 11.0f;
+    r = fmaf_(r, z, 2.0f / 9.0f);
+    r = fmaf_(r, z, 2.0f / 7.0f);
+    r = fmaf_(r, z, 2.0f / 5.0f);
+    r = fmaf_(r, z, 2.0f / 3.0f);
+    r = r * z;
+    float hg = 0.5f * g; /* exact */
+    float h = hg * g;
+    float h_lo = fmaf_(hg, g, -h); /* g^2 / 2 = h + h_lo exactly */
+    float e1, e2, e3;
+    float hi = two_sum(g, -h, &e1);
+    float small = fmaf_(s, h + r, dl / d) + (e1 - h_lo) + (big ? 1.42860682e-6f : 0.0f);
+    float t1 = two_sum(big ? 0.693145752f : 0.0f, hi, &e2); /* ln2 = 0.693145752 + 1.4286e-6 */
+    float t = two_sum(c, t1, &e3);
+    return t + (small + (e2 + e3));
+}
+/* softplus x = max(x, 0) + log(1 + e^-|x|) (beta 1), x itself above the threshold b */
+INLINE float softplus1f(float x, double b) {
+    float nl, m;
+    float n = exp_pair(-fabsf_(x), &nl, &m);
+    float y = add_log1p_expf(maxf_(x, 0.0f), n, nl, m);
+    return (double)x > b ? x : (x == __builtin_inff() ? x : y);
+}
 static const double SELU_SA = SELU_SCALE * SELU_ALPHA;
 
 #define G(name) INLINE float name##_g(float x, double a, double b)
@@ -479,6 +524,12 @@ GD(selu) {
     UNUSED;
     return x > 0.0f ? (float)SELU_SCALE : scaled_expf(SELU_SA, minf_(x, 0.0f));
 }
+/* softplus in float32 for beta = 1 only: beta x rounds in float32, which near e^(beta x)'s
+ * tail would cost |beta x| ULP; other betas take the double kernel (see SOFTPLUS32) */
+G(softplus_b1) { (void)a; return softplus1f(x, b); }
+GD(softplus_b1) { (void)a; return (double)x > b ? 1.0f : sigmoidf_(x); }
+G(log_sigmoid) { UNUSED; return -softplus1f(-x, INF); }
+GD(log_sigmoid) { UNUSED; return sigmoidf_(-x); }
 G(softsign) { /* x / (1 + |x|): the sum as an exact pair */
     UNUSED;
     float xc = clipf_(x, -1e20f, 1e20f), dl;
@@ -637,3 +688,20 @@ FWD32(tanh) BWD32(tanh)
 FWD32(elu) BWD32(elu)
 FWD32(selu) BWD32(selu)
 FWD32(softsign)
+FWD32(log_sigmoid) BWD32(log_sigmoid)
+/* softplus: the float32 loops for beta = 1, the double ones for any other beta */
+#define SOFTPLUS32(T, tag)                                                                      \
+    LOOP_FWD32(softplus_b1, T, tag) LOOP_BWD32(softplus_b1, T, tag)                            \
+    EXPORT void softplus_fwd32_##tag(const T *restrict x, T *restrict y, int64_t n, double a,  \
+                                     double b, int threads) {                                  \
+        if (a == 1.0) softplus_b1_fwd32_##tag(x, y, n, a, b, threads);                         \
+        else softplus_fwd_##tag(x, y, n, a, b, threads);                                       \
+    }                                                                                          \
+    EXPORT void softplus_bwd32_##tag(const T *restrict s, const T *restrict g, T *restrict gx, \
+                                     int64_t n, double a, double b, int threads) {             \
+        if (a == 1.0) softplus_b1_bwd32_##tag(s, g, gx, n, a, b, threads);                     \
+        else softplus_bwd_##tag(s, g, gx, n, a, b, threads);                                   \
+    }
+SOFTPLUS32(float, f32)
+SOFTPLUS32(bf16_t, bf16)
+SOFTPLUS32(f16_t, f16)

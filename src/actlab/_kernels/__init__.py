@@ -95,6 +95,7 @@ FLOAT32 = {
     "softsign": ("fwd32",),
     "softplus": ("fwd32", "bwd32"),  # beta 1 in float32; other betas run the double loops
     "log_sigmoid": ("fwd32", "bwd32"),
+    "mish": ("fwd32",),
 }
 #: storage types, by their suffix in the C names
 DTYPES = ("f32", "bf16", "f16")

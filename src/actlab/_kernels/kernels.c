@@ -505,6 +505,24 @@ INLINE float softplus1f(float x, double b) {
     float y = add_log1p_expf(maxf_(x, 0.0f), n, nl, m);
     return (double)x > b ? x : (x == __builtin_inff() ? x : y);
 }
+/* mish x = x tanh(softplus x) = x u / (u + 2), u = e^x (e^x + 2), e^x = (n + nl) m (x <= 40;
+ * x itself above, as in double). With u' = (n + nl)(e^x + 2), u = u' m: u' as a pair by FMA,
+ * the product x u' as a pair, one corrected quotient by u + 2, and m applied last, so a
+ * subnormal result rounds once. */
+INLINE float mishf_(float x) {
+    float nl, m;
+    float n = exp_pair(minf_(x, 40.0f), &nl, &m);
+    float pl, p = add_pair(n * m, nl * m, 2.0f, &pl); /* e^x + 2 */
+    float u = n * p;
+    float ul = fmaf_(n, p, -u) + (n * pl + nl * p);
+    float dl, d = add_pair(u * m, ul * m, 2.0f, &dl); /* u + 2 */
+    float a = x * u;
+    float al = fmaf_(x, u, -a) + x * ul;
+    float y = div_pair(a, al, d, dl, 1.0f / d) * m;
+    y = x < -150.0f ? -0.0f : y; /* x e^x underflows (and exp_pair clipped x) */
+    y = x == -__builtin_inff() ? 0.0f : y; /* the limit */
+    return x > 40.0f ? x : y;
+}
 static const double SELU_SA = SELU_SCALE * SELU_ALPHA;
 
 #define G(name) INLINE float name##_g(float x, double a, double b)
@@ -529,6 +547,7 @@ GD(selu) {
 G(softplus_b1) { (void)a; return softplus1f(x, b); }
 GD(softplus_b1) { (void)a; return (double)x > b ? 1.0f : sigmoidf_(x); }
 G(log_sigmoid) { UNUSED; return -softplus1f(-x, INF); }
+G(mish) { UNUSED; return x == 0.0f ? x : mishf_(x); } /* -0 stays -0 */
 GD(log_sigmoid) { UNUSED; return sigmoidf_(-x); }
 G(softsign) { /* x / (1 + |x|): the sum as an exact pair */
     UNUSED;
@@ -689,6 +708,7 @@ FWD32(elu) BWD32(elu)
 FWD32(selu) BWD32(selu)
 FWD32(softsign)
 FWD32(log_sigmoid) BWD32(log_sigmoid)
+FWD32(mish)
 /* softplus: the float32 loops for beta = 1, the double ones for any other beta */
 #define SOFTPLUS32(T, tag)                                                                      \
     LOOP_FWD32(softplus_b1, T, tag) LOOP_BWD32(softplus_b1, T, tag)                            \

@@ -7,8 +7,8 @@ For float32, bfloat16 and float16 CPU tensors an activation can run four ways:
   correctly rounded but for the double rounding), forward and backward;
 - ``"compiled32"``: for the entries of :data:`actlab._kernels.FLOAT32` (sigmoid, silu,
   exp, tanh, elu, selu, softsign, softplus with beta 1, log_sigmoid and mish forward; all
-  of those but silu, softsign and mish backward),
-  the same formulas in float32 arithmetic, e^x carried as a pair of floats and the
+  of those but silu, softsign and mish backward), the same formulas in float32
+  arithmetic, e^x carried as a pair of floats and the
   roundings that would matter corrected: faster (eight lanes per vector instead of
   four), within the bounds but not correctly rounded (at most 1.5 ULP forward and 2.5
   ULP derivative from the exact value over all 2^32 float32 inputs, measured by
@@ -31,8 +31,8 @@ reference path everywhere), ``exact``, ``native``, ``compiled`` or ``compiled32`
 variant where it exists, else ``compiled``, else ``exact``), ``rounded`` (as ``auto``
 without ``compiled32``: correctly rounded results wherever a kernel exists),
 ``bounds`` (as ``auto``, but PyTorch's ops that are within the bounds without being
-correctly rounded compete with the kernels too: faster for selu, softplus and a few
-more here, up to 1.3 ULP forward and 1.6 ULP derivative), ``auto`` (the default).
+correctly rounded compete with the kernels too: up to 1.3 ULP forward and 1.6 ULP
+derivative), ``auto`` (the default).
 
 Backward keeps what the derivative needs and no more: the output for the entries
 whose derivative is a function of it (``Activation.grad_from_output``: the ReLU

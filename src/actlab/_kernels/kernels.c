@@ -201,10 +201,10 @@ D(exponential) { UNUSED; return x; } /* from the output: (e^x)' = e^x */
 /* relu and relu6 are selections, and their derivatives 0 or 1 (or NaN): exact in the
  * storage type's own float32, and four times cheaper there than in double (see FLOAT
  * below); they read the output in backward. */
-INLINE float relu_ff(float x) { return x < 0.0f ? 0.0f : x; }
-INLINE float relu_df(float y) { return y != y ? y : (y > 0.0f ? 1.0f : 0.0f); }
-INLINE float relu6_ff(float x) { return x < 0.0f ? 0.0f : (x > 6.0f ? 6.0f : x); }
-INLINE float relu6_df(float y) { return y != y ? y : ((y > 0.0f && y < 6.0f) ? 1.0f : 0.0f); }
+INLINE float relu_ff(float x, double a, double b) { UNUSED; return x < 0.0f ? 0.0f : x; }
+INLINE float relu_df(float y, double a, double b) { UNUSED; return y != y ? y : (y > 0.0f ? 1.0f : 0.0f); }
+INLINE float relu6_ff(float x, double a, double b) { UNUSED; return x < 0.0f ? 0.0f : (x > 6.0f ? 6.0f : x); }
+INLINE float relu6_df(float y, double a, double b) { UNUSED; return y != y ? y : ((y > 0.0f && y < 6.0f) ? 1.0f : 0.0f); }
 F(relu2) { UNUSED; double r = max_(x, 0.0); return r * r; }
 D(relu2) { UNUSED; return 2.0 * max_(x, 0.0); }
 F(leaky_relu) { (void)b; return leaky(x, a); } /* a = negative_slope (>= 0) */
@@ -292,7 +292,7 @@ D(hard_mish) { UNUSED; return x < -2.0 ? 0.0 : (x > 0.0 ? 1.0 : x + 1.0); }
 F(hard_shrink) { (void)b; return (x >= -a && x <= a) ? 0.0 : x; } /* a = lambd */
 /* backward reads the output: |x| <= lambd exactly where f(x) == 0 (lambd >= 0), a test
  * that needs no lambd and is exact in float32 */
-INLINE float hard_shrink_df(float y) { return y != y ? y : (y == 0.0f ? 0.0f : 1.0f); }
+INLINE float hard_shrink_df(float y, double a, double b) { UNUSED; return y != y ? y : (y == 0.0f ? 0.0f : 1.0f); }
 F(soft_shrink) { (void)b; return x > a ? x - a : (x < -a ? x + a : x * 0.0); }
 D(soft_shrink) { (void)b; return nan_like(x, (x > a || x < -a) ? 1.0 : 0.0); }
 F(tanh_shrink) {
@@ -607,37 +607,31 @@ INLINE bf16_t storef_bf16(float y) { return store_bf16((double)y); }
 INLINE float loadf_f16(f16_t v) { return (float)load_f16(v); } /* exact: a float32 */
 INLINE f16_t storef_f16(float y) { return store_f16((double)y); }
 
-#define LOOP_FWD(name, T, tag)                                                              \
-    EXPORT void name##_fwd_##tag(const T *restrict x, T *restrict y, int64_t n, double a, \
-                                 double b, int threads) {                                   \
+/* The loops. Every export is one of these two, for an element function ELEM(v, a, b) (a
+ * forward, or a derivative that multiplies the gradient), a storage type T with its tag,
+ * and the arithmetic: LOAD/STORE give double (load_T, store_T) or float (loadf_T, storef_T)
+ * values. SUFFIX is what follows fwd/bwd in the export's name ("" or "32"). */
+#define LOOP_FWD_AS(name, suffix, T, tag, load, store, elem)                                    \
+    EXPORT void name##_fwd##suffix##_##tag(const T *restrict x, T *restrict y, int64_t n,    \
+                                           double a, double b, int threads) {                 \
         _Pragma("omp parallel for simd schedule(static) num_threads(threads) if(n >= GRAIN)") \
-        for (int64_t i = 0; i < n; i++) y[i] = store_##tag(name##_f(load_##tag(x[i]), a, b)); \
+        for (int64_t i = 0; i < n; i++) y[i] = store(elem(load(x[i]), a, b));               \
     }
-#define LOOP_BWD(name, T, tag)                                                               \
-    EXPORT void name##_bwd_##tag(const T *restrict s, const T *restrict g, T *restrict gx,   \
-                                 int64_t n, double a, double b, int threads) {               \
+#define LOOP_BWD_AS(name, suffix, T, tag, load, store, elem)                                    \
+    EXPORT void name##_bwd##suffix##_##tag(const T *restrict s, const T *restrict g,         \
+                                           T *restrict gx, int64_t n, double a, double b,    \
+                                           int threads) {                                     \
         _Pragma("omp parallel for simd schedule(static) num_threads(threads) if(n >= GRAIN)") \
-        for (int64_t i = 0; i < n; i++)                                                      \
-            gx[i] = store_##tag(load_##tag(g[i]) * name##_d(load_##tag(s[i]), a, b));        \
+        for (int64_t i = 0; i < n; i++) gx[i] = store(load(g[i]) * elem(load(s[i]), a, b));  \
     }
-/* the same loops in float32 arithmetic, for the element functions that are exact in it */
-#define LOOP_FWD_FLOAT(name, T, tag)                                                        \
-    EXPORT void name##_fwd_##tag(const T *restrict x, T *restrict y, int64_t n, double a, \
-                                 double b, int threads) {                                   \
-        (void)a;                                                                            \
-        (void)b;                                                                            \
-        _Pragma("omp parallel for simd schedule(static) num_threads(threads) if(n >= GRAIN)") \
-        for (int64_t i = 0; i < n; i++) y[i] = storef_##tag(name##_ff(loadf_##tag(x[i])));  \
-    }
-#define LOOP_BWD_FLOAT(name, T, tag)                                                         \
-    EXPORT void name##_bwd_##tag(const T *restrict s, const T *restrict g, T *restrict gx,   \
-                                 int64_t n, double a, double b, int threads) {               \
-        (void)a;                                                                             \
-        (void)b;                                                                             \
-        _Pragma("omp parallel for simd schedule(static) num_threads(threads) if(n >= GRAIN)") \
-        for (int64_t i = 0; i < n; i++)                                                      \
-            gx[i] = storef_##tag(loadf_##tag(g[i]) * name##_df(loadf_##tag(s[i])));         \
-    }
+/* computed in double (NAME_f, NAME_d) */
+#define LOOP_FWD(name, T, tag) LOOP_FWD_AS(name, , T, tag, load_##tag, store_##tag, name##_f)
+#define LOOP_BWD(name, T, tag) LOOP_BWD_AS(name, , T, tag, load_##tag, store_##tag, name##_d)
+/* in float32, for the element functions that are exact in it (NAME_ff, NAME_df) */
+#define LOOP_FWD_FLOAT(name, T, tag) \
+    LOOP_FWD_AS(name, , T, tag, loadf_##tag, storef_##tag, name##_ff)
+#define LOOP_BWD_FLOAT(name, T, tag) \
+    LOOP_BWD_AS(name, , T, tag, loadf_##tag, storef_##tag, name##_df)
 #define FWD_FLOAT(name)                                                                      \
     LOOP_FWD_FLOAT(name, float, f32) LOOP_FWD_FLOAT(name, bf16_t, bf16)                      \
     LOOP_FWD_FLOAT(name, f16_t, f16)
@@ -684,20 +678,9 @@ FWD(hard_shrink) BWD_FLOAT(hard_shrink)
 KERNELS(soft_shrink)
 KERNELS(tanh_shrink)
 
-/* the float32-arithmetic kernels: NAME_fwd32_T and NAME_bwd32_T */
-#define LOOP_FWD32(name, T, tag)                                                             \
-    EXPORT void name##_fwd32_##tag(const T *restrict x, T *restrict y, int64_t n, double a,  \
-                                   double b, int threads) {                                  \
-        _Pragma("omp parallel for simd schedule(static) num_threads(threads) if(n >= GRAIN)") \
-        for (int64_t i = 0; i < n; i++) y[i] = storef_##tag(name##_g(loadf_##tag(x[i]), a, b)); \
-    }
-#define LOOP_BWD32(name, T, tag)                                                              \
-    EXPORT void name##_bwd32_##tag(const T *restrict s, const T *restrict g, T *restrict gx,  \
-                                   int64_t n, double a, double b, int threads) {              \
-        _Pragma("omp parallel for simd schedule(static) num_threads(threads) if(n >= GRAIN)") \
-        for (int64_t i = 0; i < n; i++)                                                       \
-            gx[i] = storef_##tag(loadf_##tag(g[i]) * name##_gd(loadf_##tag(s[i]), a, b));    \
-    }
+/* the float32-arithmetic kernels: NAME_fwd32_T and NAME_bwd32_T (NAME_g, NAME_gd) */
+#define LOOP_FWD32(name, T, tag) LOOP_FWD_AS(name, 32, T, tag, loadf_##tag, storef_##tag, name##_g)
+#define LOOP_BWD32(name, T, tag) LOOP_BWD_AS(name, 32, T, tag, loadf_##tag, storef_##tag, name##_gd)
 #define FWD32(name) LOOP_FWD32(name, float, f32) LOOP_FWD32(name, bf16_t, bf16) LOOP_FWD32(name, f16_t, f16)
 #define BWD32(name) LOOP_BWD32(name, float, f32) LOOP_BWD32(name, bf16_t, bf16) LOOP_BWD32(name, f16_t, f16)
 FWD32(sigmoid) BWD32(sigmoid)

@@ -67,11 +67,11 @@ INLINE double zero_at_inf(double x, double y) { return (isnan_(y) && !isnan_(x))
 /* derivative NaN where the input is NaN (piecewise-constant derivatives would lose it) */
 INLINE double nan_like(double x, double y) { return isnan_(x) ? x : y; }
 
-/* e^x, relative error a few 2^-53. Cody-Waite reduction x = k ln2 + r, |r| <= ln2 / 2,
- * Taylor series of e^r to r^13 (remainder below 2^-57), 2^k put into the exponent bits.
- * Below -708 the result would be subnormal in double: 0 is what every caller needs. */
-INLINE double exp_(double x) {
-    double xc = clip(x, -708.0, 709.0);
+/* The reduction shared by e^x and e^x - 1: x = k ln2 + r, |r| <= ln2 / 2 (Cody-Waite, x
+ * clipped to [-708, 709] by the caller), e^r - 1 = r + r^2 (1/2 + r/6 + ...) by its Taylor
+ * series to r^13 (remainder below 2^-56 relative); *two_k = 2^k, put into the exponent
+ * bits. */
+INLINE double expm1_reduced(double xc, double *two_k) {
     double t = xc * LOG2E + MAGIC;
     double k = t - MAGIC;
     double r = (xc - k * LN2_HI) - k * LN2_LO;
@@ -87,38 +87,26 @@ INLINE double exp_(double x) {
     p = p * r + 1.0 / 24.0;
     p = p * r + 1.0 / 6.0;
     p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
-    double scale = from_bits((bits_of(t) - bits_of(MAGIC) + 1023) << 52);
-    double y = p * scale;
+    *two_k = from_bits((bits_of(t) - bits_of(MAGIC) + 1023) << 52);
+    return r + r * (r * p);
+}
+
+/* e^x = 2^k (1 + (e^r - 1)), relative error a few 2^-53. Below -708 the result would be
+ * subnormal in double: 0 is what every caller needs. */
+INLINE double exp_(double x) {
+    double two_k;
+    double em = expm1_reduced(clip(x, -708.0, 709.0), &two_k);
+    double y = two_k * (1.0 + em);
     y = x > 709.0 ? INF : y;
     return x < -708.0 ? 0.0 : y;
 }
 
-/* e^x - 1 with full relative accuracy near 0: with exp's reduction x = k ln2 + r,
- * e^x - 1 = 2^k (e^r - 1) + (2^k - 1), where e^r - 1 = r + r^2 (1/2 + r/6 + ...) to r^13
- * (remainder below 2^-56 relative) and 2^k - 1 is exact. k = 0 for |x| < ln2 / 2, so
- * the result is the series itself near 0; elsewhere the two terms do not cancel by more
- * than a factor of 2. */
+/* e^x - 1 with full relative accuracy near 0: e^x - 1 = 2^k (e^r - 1) + (2^k - 1), and
+ * 2^k - 1 is exact. k = 0 for |x| < ln2 / 2, so the result is the series itself near 0;
+ * elsewhere the two terms do not cancel by more than a factor of 2. */
 INLINE double expm1_(double x) {
-    double xc = clip(x, -708.0, 709.0);
-    double t = xc * LOG2E + MAGIC;
-    double k = t - MAGIC;
-    double r = (xc - k * LN2_HI) - k * LN2_LO;
-    double p = 1.0 / 6227020800.0;
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    double em = r + r * (r * p);
-    double two_k = from_bits((bits_of(t) - bits_of(MAGIC) + 1023) << 52);
+    double two_k;
+    double em = expm1_reduced(clip(x, -708.0, 709.0), &two_k);
     double y = two_k * em + (two_k - 1.0);
     y = x > 709.0 ? INF : y;
     return x < -708.0 ? -1.0 : y;

@@ -499,3 +499,88 @@ def test_jit_trace_records_the_activation() -> None:
         torch.testing.assert_close(traced(z), m(z), rtol=2.4e-7, atol=0)
     # the reference path's autograd Function, which the trace records and calls back
     assert "ElementwiseFn" in str(traced.inlined_graph)
+
+
+# (input shape, slope shape): the layouts a tensor slope comes in
+SLOPE_LAYOUTS = [
+    ((4, 6, 5), (4, 1, 1)),  # one slope per model of the trainer's stack
+    ((3, 4, 5, 2), (1, 4, 1, 1)),  # one per channel (actlab.nn.PReLU(num_parameters=4))
+    ((7, 5), (5,)),  # one per feature of the last dimension
+    ((6, 5), (6, 5)),  # one per element (RReLU's draws in training)
+    ((6, 5), ()),  # one for all (actlab.nn.PReLU())
+]
+
+
+def _prelu_reference_grads(x, w, g):
+    """The slope's gradient in float64: sum of g * (x > 0 ? 0 : x) over the broadcast."""
+    from actlab._autograd import _sum_to
+
+    x64 = x.double()
+    return _sum_to(g.double() * torch.where(x64 > 0, 0.0, x64), w.shape)
+
+
+@pytest.mark.skipif(not KERNELS_BUILT, reason="no C compiler: the reference path runs")
+@pytest.mark.parametrize("dtype", list(DTYPES))
+@pytest.mark.parametrize(("xs", "ws"), SLOPE_LAYOUTS, ids=str)
+def test_prelu_with_a_tensor_slope_runs_the_kernel_and_equals_the_reference(xs, ws, dtype):
+    from actlab._autograd import ElementwiseFn
+
+    tdt = DTYPES[dtype]
+    gen = torch.Generator().manual_seed(0)
+    x = (torch.randn(xs, generator=gen) * 3).to(tdt)
+    edges = _edges(tdt)
+    k = min(edges.numel(), x.numel() // 2)
+    x.view(-1)[1 : 1 + k] = edges[:k]  # NaN, infinities, signed zeros, subnormals...
+    w = (torch.rand(ws, generator=gen) * 1.5 - 0.5).to(tdt)  # negative slopes too
+    g = torch.randn(xs, generator=gen).to(tdt)
+    act = actlab.get("prelu")
+    assert _fast.slope_plan(act, x, {"weight": w}) is not None
+    xa, wa = x.clone().requires_grad_(True), w.clone().requires_grad_(True)
+    y = AF.dispatch(act, xa, {"weight": wa})
+    assert type(y.grad_fn).__name__ == "SlopeFnBackward"
+    gx, gw = torch.autograd.grad(y, (xa, wa), g)
+    xr = x.clone().requires_grad_(True)
+    yr = ElementwiseFn.apply(xr, act, (), ("weight",), w)
+    (gxr,) = torch.autograd.grad(yr, xr, g)
+    for got, want in ((y, yr), (gx, gxr)):  # a product rounded once, or a selection: exact
+        torch.testing.assert_close(got, want, rtol=0, atol=0, equal_nan=True)
+        num = ~torch.isnan(want)  # signed zeros keep their sign (a NaN's sign is no value)
+        assert torch.equal(torch.signbit(got)[num], torch.signbit(want)[num])
+    want_w = _prelu_reference_grads(x, w, g)
+    assert gw.dtype == tdt and gw.shape == w.shape
+    torch.testing.assert_close(gw.double(), want_w.to(tdt).double(), equal_nan=True)
+
+
+@pytest.mark.skipif(not KERNELS_BUILT, reason="no C compiler: the reference path runs")
+def test_prelu_tensor_slope_fallbacks() -> None:
+    act = actlab.get("prelu")
+    x = torch.randn(4, 6, 5)
+    # slopes that vary over dimensions 0 and 2 but not 1: not one block per slope
+    w = torch.rand(4, 1, 5)
+    assert _fast.slope_plan(act, x, {"weight": w}) is None
+    y = AF.dispatch(act, x.requires_grad_(True), {"weight": w})
+    assert type(y.grad_fn).__name__ == "ElementwiseFnBackward"
+    assert _fast.slope_plan(act, x.double(), {"weight": w.double()}) is None
+    assert _fast.slope_plan(act, x.transpose(0, 1), {"weight": torch.rand(6, 1, 1)}) is None
+    # double backward: the catalogue's derivative through torch operations
+    w = torch.full((4, 1, 1), 0.3, requires_grad=True)
+    xg = torch.randn(4, 6, 5, requires_grad=True)
+    y = AF.dispatch(act, xg, {"weight": w})
+    assert type(y.grad_fn).__name__ == "SlopeFnBackward"
+    _, gw = torch.autograd.grad((y * y).sum(), (xg, w), create_graph=True)
+    (hw,) = torch.autograd.grad(gw.sum(), w)  # d/dw of sum(2 y dy/dw) = 2 sum(min(x,0)^2)
+    want = 2 * (xg.detach().clamp_max(0) ** 2).sum((1, 2), keepdim=True)
+    torch.testing.assert_close(hw, want)
+
+
+def test_rrelu_training_draws_through_the_slope_kernel() -> None:
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(50, 40, requires_grad=True)
+    y = AF.rrelu(x, 0.1, 0.3, training=True, generator=gen)
+    if KERNELS_BUILT:
+        assert type(y.grad_fn).__name__ == "SlopeFnBackward"
+    slope = torch.where(x > 0, 1.0, y / x).detach()
+    neg = x.detach() < 0
+    assert bool(((slope[neg] >= 0.1) & (slope[neg] <= 0.3)).all())
+    (gx,) = torch.autograd.grad(y.sum(), x)
+    torch.testing.assert_close(gx, slope)

@@ -158,3 +158,15 @@ def test_bad_eval_noise_and_output_are_named() -> None:
         trainer.resolve({"eval_noise": -1})
     with pytest.raises(ValueError, match="relux"):
         trainer.resolve({"output": "relux"})
+
+
+def test_nonzero_counts_match_a_direct_count_nan_included():
+    gen = torch.Generator().manual_seed(0)
+    a = torch.relu(torch.randn(3, 50, 7, generator=gen))
+    a[1, :, 2] = 0.0  # a dead unit
+    a[0, 0, 0] = -0.0
+    a[0, 1, 3] = 1e-45  # a subnormal is nonzero
+    want = (a != 0).sum(1).double()
+    assert torch.equal(trainer._nonzero_counts(a), want)
+    a[2, 5, 4] = float("nan")  # a NaN is nonzero, and the rest still counted exactly
+    assert torch.equal(trainer._nonzero_counts(a), (a != 0).sum(1).double())

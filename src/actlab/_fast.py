@@ -514,3 +514,106 @@ def plan(act: Activation, x: torch.Tensor, params: dict[str, Any]) -> Plan | Non
             pl = _make_plan(act, dtype, dict(params))
             _plans[key] = pl
     return pl
+
+
+# --------------------------------------------------------------------------------------
+# PReLU with a tensor slope
+@dataclass(frozen=True)
+class SlopePlan:
+    """PReLU's forward and backward on one input, by the ``prelu_*`` kernels.
+
+    The input is seen as ``(outer, C, inner)`` in memory order, the slope as ``C``
+    values (see ``prelu_fwd_T`` in kernels.c).
+    """
+
+    fwd: Any
+    bwd: Any
+    outer: int
+    channels: int
+    inner: int
+
+
+def _slope_blocks(xs: torch.Size, ws: torch.Size) -> tuple[int, int, int] | None:
+    """(outer, C, inner) when ``ws`` broadcast to ``xs`` varies over one run of dimensions."""
+    if len(ws) > len(xs):
+        return None
+    ws = (1,) * (len(xs) - len(ws)) + tuple(ws)
+    varying = [i for i, n in enumerate(ws) if n != 1]
+    if not varying:
+        return 1, 1, xs.numel()
+    d0, d1 = varying[0], varying[-1] + 1
+    if any(ws[i] != xs[i] for i in range(d0, d1)):
+        return None  # broadcast inside the run (or a mismatch): not one block per slope
+    outer, inner = xs[:d0].numel(), xs[d1:].numel()
+    return outer, xs.numel() // max(outer * inner, 1), inner
+
+
+def slope_plan(act: Activation, x: torch.Tensor, params: dict[str, Any]) -> SlopePlan | None:
+    """The kernels for PReLU with a tensor ``weight`` on ``x`` (the learnable slope of
+    :class:`actlab.nn.PReLU`, the batched trainer's per-model slopes, RReLU's per-element
+    draws in training), or None: the reference path then runs.
+
+    Exact like the reference (a product of two floats, or a selection), with the slope's
+    gradient summed in double.
+    """
+    w = params.get("weight")
+    if act.name != "prelu" or act.user or not isinstance(w, torch.Tensor) or len(params) != 1:
+        return None
+    if mode() in _NO_KERNEL or x.dtype not in _DTAG or w.dtype != x.dtype:
+        return None
+    if not (x.is_cpu and w.is_cpu and x.is_contiguous() and _plain(x) and _plain(w)):
+        return None
+    blocks = _slope_blocks(x.shape, w.shape)
+    if blocks is None or x.numel() == 0:
+        return None
+    fwd = _kernels.prelu_function("fwd", _DTAG[x.dtype])
+    bwd = _kernels.prelu_function("bwd", _DTAG[x.dtype])
+    if fwd is None or bwd is None:
+        return None
+    return SlopePlan(fwd, bwd, *blocks)
+
+
+class SlopeFn(torch.autograd.Function):
+    """Autograd for a :class:`SlopePlan`: saves the input and the slope.
+
+    Double backward evaluates the catalogue's derivatives with torch operations.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, w: torch.Tensor, sp: SlopePlan) -> torch.Tensor:
+        wc = w.contiguous()
+        y = torch.empty_like(x)
+        sp.fwd(
+            x.data_ptr(), wc.data_ptr(), y.data_ptr(),
+            sp.outer, sp.channels, sp.inner, torch.get_num_threads(),
+        )  # fmt: skip
+        ctx.sp = sp
+        ctx.save_for_backward(x, w)
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x, w = ctx.saved_tensors
+        need_x, need_w = ctx.needs_input_grad[:2]
+        if torch.is_grad_enabled() or not _plain(g) or g.dtype != x.dtype:
+            from ._autograd import _sum_to
+            from .functions import get
+
+            act, p = get("prelu"), {"weight": w}
+            gx = g * act._eval(act.grad, x, p) if need_x else None
+            gw = _sum_to(g * act._eval(act.param_grads["weight"], x, p), w.shape)
+            return gx, gw if need_w else None, None
+        sp: SlopePlan = ctx.sp
+        g, wc = g.contiguous(), w.contiguous()
+        gx = torch.empty_like(x) if need_x else None
+        gw = torch.empty(sp.outer, sp.channels, dtype=torch.float64) if need_w else None
+        if gx is None and gw is None:
+            return None, None, None
+        sp.bwd(
+            x.data_ptr(), wc.data_ptr(), g.data_ptr(),
+            None if gx is None else gx.data_ptr(), None if gw is None else gw.data_ptr(),
+            sp.outer, sp.channels, sp.inner, torch.get_num_threads(),
+        )  # fmt: skip
+        if gw is not None:
+            gw = gw.sum(0).to(w.dtype).view(w.shape)
+        return gx, gw, None

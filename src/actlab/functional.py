@@ -97,6 +97,10 @@ def _run(act: Activation, x: torch.Tensor, p: dict[str, Any], inplace: bool) -> 
             if torch.is_grad_enabled() and x.requires_grad:
                 return FastFn.apply(x, plan)
             return plan.forward(x)
+    else:
+        sp = _fast.slope_plan(act, x, p)  # PReLU with a tensor slope: the prelu kernels
+        if sp is not None:
+            return _fast.SlopeFn.apply(x, p["weight"], sp)
     static = tuple((k, v) for k, v in p.items() if k not in tensor_names)
     return ElementwiseFn.apply(x, act, static, tensor_names, *(p[k] for k in tensor_names))
 

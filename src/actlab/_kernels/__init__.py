@@ -288,6 +288,30 @@ def function(name: str, direction: str, dtype: str) -> Any:
     return fn
 
 
+def prelu_function(direction: str, dtype: str) -> Any:
+    """The ctypes function ``prelu_{direction}_{dtype}``: leaky ReLU with a tensor slope.
+
+    ``fwd(x, w, y, outer, C, inner, threads)`` and ``bwd(x, w, g, gx, gw, outer, C,
+    inner, threads)`` (``gx`` or ``gw`` may be NULL): ``x`` seen as (outer, C, inner) in
+    memory order, slope ``w[c]``, the slope's gradient per (o, c) block in float64.
+    None where the kernels are unavailable.
+    """
+    key = ("prelu", direction, dtype)
+    fn = _functions.get(key)
+    if fn is not None:
+        return fn
+    lib = load()
+    if lib is None:
+        return None
+    fn = getattr(lib, f"prelu_{direction}_{dtype}")
+    ptr, i64, cint = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
+    tensors = [ptr] * (3 if direction == "fwd" else 5)
+    fn.argtypes = [*tensors, i64, i64, i64, cint]
+    fn.restype = None
+    _functions[key] = fn
+    return fn
+
+
 def status() -> dict[str, Any]:
     """Where the kernels stand in this process: state, library path, build variant, reason."""
     return {"state": _state, **{k: v for k, v in _info.items() if k != "final"}}

@@ -696,3 +696,80 @@ FWD32(mish)
 SOFTPLUS32(float, f32)
 SOFTPLUS32(bf16_t, bf16)
 SOFTPLUS32(f16_t, f16)
+
+/* ---- leaky ReLU with a tensor slope: PReLU's learnable weight, RReLU's per-element draws ---
+ * x is seen in memory order as (outer, C, inner) and element (o, c, j) has the slope w[c]:
+ * a slope per channel (C channels of inner elements each), one per model of a stack
+ * (outer 1, C models), one per element (outer 1, inner 1), or one for all (C 1). In float:
+ * a product of two floats rounds once there, as in double, and selections are exact.
+ *   void prelu_fwd_T(const T *x, const T *w, T *y, int64_t outer, int64_t C, int64_t inner,
+ *                    int threads)
+ *   void prelu_bwd_T(const T *x, const T *w, const T *g, T *gx, double *gw, int64_t outer,
+ *                    int64_t C, int64_t inner, int threads)
+ * bwd writes gx = g * leaky'(x) where gx is not NULL, and, where gw is not NULL, the slope's
+ * gradient per (o, c) block, gw[o * C + c] = sum over j of g * (x > 0 ? 0 : x), summed in
+ * double (the caller adds the outer blocks). */
+#define PRELU(T, tag)                                                                            \
+    EXPORT void prelu_fwd_##tag(const T *restrict x, const T *restrict w, T *restrict y,        \
+                                int64_t outer, int64_t C, int64_t inner, int threads) {         \
+        int64_t n = outer * C * inner;                                                          \
+        if (inner == 1) { /* a slope per element: one flat loop */                             \
+            _Pragma("omp parallel for simd schedule(static) num_threads(threads) if(n >= GRAIN)") \
+            for (int64_t i = 0; i < n; i++) {                                                   \
+                float v = loadf_##tag(x[i]);                                                    \
+                y[i] = storef_##tag(v < 0.0f ? loadf_##tag(w[i % C]) * v : v);                 \
+            }                                                                                   \
+            return;                                                                             \
+        }                                                                                       \
+        _Pragma("omp parallel for collapse(2) schedule(static) num_threads(threads) if(n >= GRAIN)") \
+        for (int64_t o = 0; o < outer; o++)                                                     \
+            for (int64_t c = 0; c < C; c++) {                                                   \
+                const float s = loadf_##tag(w[c]);                                              \
+                const int64_t at = (o * C + c) * inner;                                         \
+                _Pragma("omp simd")                                                             \
+                for (int64_t j = at; j < at + inner; j++) {                                     \
+                    float v = loadf_##tag(x[j]);                                                \
+                    y[j] = storef_##tag(v < 0.0f ? s * v : v);                                  \
+                }                                                                               \
+            }                                                                                   \
+    }                                                                                           \
+    EXPORT void prelu_bwd_##tag(const T *restrict x, const T *restrict w, const T *restrict g,  \
+                                T *restrict gx, double *restrict gw, int64_t outer, int64_t C,  \
+                                int64_t inner, int threads) {                                   \
+        int64_t n = outer * C * inner;                                                          \
+        if (inner == 1 && !gw) {                                                                \
+            _Pragma("omp parallel for simd schedule(static) num_threads(threads) if(n >= GRAIN)") \
+            for (int64_t i = 0; i < n; i++) {                                                   \
+                float v = loadf_##tag(x[i]);                                                    \
+                float d = v != v ? v : (v > 0.0f ? 1.0f : loadf_##tag(w[i % C]));               \
+                gx[i] = storef_##tag(loadf_##tag(g[i]) * d);                                    \
+            }                                                                                   \
+            return;                                                                             \
+        }                                                                                       \
+        _Pragma("omp parallel for collapse(2) schedule(static) num_threads(threads) if(n >= GRAIN)") \
+        for (int64_t o = 0; o < outer; o++)                                                     \
+            for (int64_t c = 0; c < C; c++) {                                                   \
+                const float s = loadf_##tag(w[c]);                                              \
+                const int64_t at = (o * C + c) * inner;                                         \
+                if (gx) {                                                                       \
+                    _Pragma("omp simd")                                                         \
+                    for (int64_t j = at; j < at + inner; j++) {                                 \
+                        float v = loadf_##tag(x[j]);                                            \
+                        float d = v != v ? v : (v > 0.0f ? 1.0f : s);                           \
+                        gx[j] = storef_##tag(loadf_##tag(g[j]) * d);                            \
+                    }                                                                           \
+                }                                                                               \
+                if (gw) {                                                                       \
+                    double acc = 0.0;                                                           \
+                    _Pragma("omp simd reduction(+ : acc)")                                      \
+                    for (int64_t j = at; j < at + inner; j++) {                                 \
+                        double v = load_##tag(x[j]);                                            \
+                        acc += load_##tag(g[j]) * (v > 0.0 ? 0.0 : v);                          \
+                    }                                                                           \
+                    gw[o * C + c] = acc;                                                        \
+                }                                                                               \
+            }                                                                                   \
+    }
+PRELU(float, f32)
+PRELU(bf16_t, bf16)
+PRELU(f16_t, f16)

@@ -277,13 +277,39 @@ def run(
     return report
 
 
+def keep_freed_memory() -> bool:
+    """Tell glibc's malloc to reuse freed memory instead of returning it to the kernel.
+
+    Training allocates and frees tensors of a few hundred KB some thousand times a
+    second. With glibc's defaults, blocks from 128 KB up are mapped fresh from the
+    kernel and freed heap is handed back early, so such a tensor page-faults on first
+    touch, every time. That cost 9-12% of a lab chunk's time on a 2-core AMD EPYC
+    virtual machine, and up to 80% of the batched optimizer's step. The numbers
+    computed do not change. Called in actlab's own worker processes, never in a
+    user's. Returns False where the C library has no ``mallopt`` (not glibc).
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    # 32 MB: glibc's largest allowed mmap threshold on 64-bit
+    return bool(mallopt(m_mmap_threshold, 32 << 20) and mallopt(m_trim_threshold, 256 << 20))
+
+
 def worker_pool(workers: int | None = None) -> Executor:
     """A pool of spawned worker processes for :func:`run`'s ``executor`` (close it when done)."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
     n = max(1, workers or os.cpu_count() or 1)
-    return ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"))
+    return ProcessPoolExecutor(
+        max_workers=n, mp_context=mp.get_context("spawn"), initializer=keep_freed_memory
+    )
 
 
 def _run_local(todo: list, db: Store, n_workers: int, executor: Executor | None, imports: tuple):

@@ -35,6 +35,22 @@ def test_batched_equals_plain_loop(optimizer: str) -> None:
     assert group[0].final["train_loss"] != mine.final["train_loss"]
 
 
+def test_fused_adam_equals_plain_loop() -> None:
+    """Every model with the same learning rate: Adam runs as PyTorch's fused kernel."""
+    cfg = {**BASE, "optimizer": "adam", "epochs": 3, "seed": 3, "weight_decay": 1e-3}
+    plain = trainer.train_plain(cfg)
+    mine = trainer.train_group([{**cfg, "seed": 7}, cfg])[1]
+    for a, b in zip(plain.history, mine.history):
+        for key in ("train_loss", "test_loss", "train_acc", "test_acc", "dead_fraction"):
+            assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-7), (key, a, b)
+        assert a["grad_norms"] == pytest.approx(b["grad_norms"], rel=1e-4)
+    lr = torch.tensor([0.1, 0.1])
+    assert trainer._BatchedOptimizer([torch.zeros(2, 3)], "adam", lr).fused is hasattr(
+        torch, "_fused_adam_"
+    )
+    assert not trainer._BatchedOptimizer([torch.zeros(2, 3)], "adam", lr * lr.new([1, 2])).fused
+
+
 def test_relu_mnist1d_one_epoch_matches_plain() -> None:
     cfg = dict(data="mnist1d", hidden=[100, 100], activation="relu", epochs=1, seed=1)
     plain = trainer.train_plain(cfg).final
@@ -170,3 +186,59 @@ def test_nonzero_counts_match_a_direct_count_nan_included():
     assert torch.equal(trainer._nonzero_counts(a), want)
     a[2, 5, 4] = float("nan")  # a NaN is nonzero, and the rest still counted exactly
     assert torch.equal(trainer._nonzero_counts(a), (a != 0).sum(1).double())
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        dict(data="moons", hidden=[16, 16], activation="relu"),  # saves the output
+        dict(data="moons", hidden=[16, 16], activation="tanh", residual=True),
+        dict(data="teacher", hidden=[16, 16], activation="gelu"),  # regression
+        dict(data="digits", hidden=[24], activation="silu"),  # 10 classes: padded output
+        dict(data="moons", hidden=[8], activation="leaky_relu(negative_slope=0.2)"),
+        dict(data="moons", hidden=[16, 16], activation="prelu"),  # learnable slopes
+        dict(data="moons", hidden=[16, 16], activation="rrelu"),  # random slopes
+    ],
+    ids=lambda c: f"{c['data']}-{c['activation']}",
+)
+def test_written_out_gradients_equal_autograd(cfg: dict) -> None:
+    cs = [trainer.resolve({**cfg, "seed": s}) for s in (0, 1, 2)]
+    ds, xtr, ytr, *_ = trainer._tensors(cs[0])
+    st = trainer._MLPStack([trainer._make_model(c, ds) for c in cs], cs[0])
+    pl = st.manual_plan(xtr[:1])
+    assert pl is not None
+    xb, yb = xtr[:60].view(3, 20, *xtr.shape[1:]), ytr[:60].view(3, 20, *ytr.shape[1:])
+    torch.manual_seed(5)  # RReLU's draws: the same in both
+    got = st.grads(xb, yb, ds.task, pl)
+    torch.manual_seed(5)
+    out = st.forward(xb)
+    if ds.task == "classification":
+        loss = (
+            torch.nn.functional.cross_entropy(out.flatten(0, 1), yb.flatten(0, 1), reduction="none")
+            .view(3, -1)
+            .mean(1)
+            .sum()
+        )
+    else:
+        loss = ((out - yb) ** 2).flatten(1).mean(1).sum()
+    want = torch.autograd.grad(loss, st.leaves)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-7)
+    assert float(want[0].abs().max()) > 0  # a real gradient was compared
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        dict(norm="batch"),
+        dict(norm="layer"),
+        dict(activation="swish(beta=1.5)", output="sigmoid"),  # an output activation
+    ],
+    ids=str,
+)
+def test_autograd_trains_what_is_not_written_out(cfg: dict) -> None:
+    c = trainer.resolve({**BASE, **cfg})
+    ds, xtr, *_ = trainer._tensors(c)
+    st = trainer._MLPStack([trainer._make_model(c, ds)], c)
+    assert st.manual_plan(xtr[:1]) is None

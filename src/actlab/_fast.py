@@ -532,6 +532,30 @@ class SlopePlan:
     channels: int
     inner: int
 
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        wc, y = w.contiguous(), torch.empty_like(x)
+        self.fwd(
+            x.data_ptr(), wc.data_ptr(), y.data_ptr(),
+            self.outer, self.channels, self.inner, torch.get_num_threads(),
+        )  # fmt: skip
+        return y
+
+    def backward(
+        self, x: torch.Tensor, w: torch.Tensor, g: torch.Tensor, need_x: bool, need_w: bool
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The input's and the slope's gradients (each only where asked for)."""
+        if not (need_x or need_w):
+            return None, None
+        g, wc = g.contiguous(), w.contiguous()
+        gx = torch.empty_like(x) if need_x else None
+        gw = torch.empty(self.outer, self.channels, dtype=torch.float64) if need_w else None
+        self.bwd(
+            x.data_ptr(), wc.data_ptr(), g.data_ptr(),
+            None if gx is None else gx.data_ptr(), None if gw is None else gw.data_ptr(),
+            self.outer, self.channels, self.inner, torch.get_num_threads(),
+        )  # fmt: skip
+        return gx, None if gw is None else gw.sum(0).to(w.dtype).view(w.shape)
+
 
 def _slope_blocks(xs: torch.Size, ws: torch.Size) -> tuple[int, int, int] | None:
     """(outer, C, inner) when ``ws`` broadcast to ``xs`` varies over one run of dimensions."""
@@ -581,15 +605,9 @@ class SlopeFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, w: torch.Tensor, sp: SlopePlan) -> torch.Tensor:
-        wc = w.contiguous()
-        y = torch.empty_like(x)
-        sp.fwd(
-            x.data_ptr(), wc.data_ptr(), y.data_ptr(),
-            sp.outer, sp.channels, sp.inner, torch.get_num_threads(),
-        )  # fmt: skip
         ctx.sp = sp
         ctx.save_for_backward(x, w)
-        return y
+        return sp.forward(x, w)
 
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
@@ -603,17 +621,4 @@ class SlopeFn(torch.autograd.Function):
             gx = g * act._eval(act.grad, x, p) if need_x else None
             gw = _sum_to(g * act._eval(act.param_grads["weight"], x, p), w.shape)
             return gx, gw if need_w else None, None
-        sp: SlopePlan = ctx.sp
-        g, wc = g.contiguous(), w.contiguous()
-        gx = torch.empty_like(x) if need_x else None
-        gw = torch.empty(sp.outer, sp.channels, dtype=torch.float64) if need_w else None
-        if gx is None and gw is None:
-            return None, None, None
-        sp.bwd(
-            x.data_ptr(), wc.data_ptr(), g.data_ptr(),
-            None if gx is None else gx.data_ptr(), None if gw is None else gw.data_ptr(),
-            sp.outer, sp.channels, sp.inner, torch.get_num_threads(),
-        )  # fmt: skip
-        if gw is not None:
-            gw = gw.sum(0).to(w.dtype).view(w.shape)
-        return gx, gw, None
+        return (*ctx.sp.backward(x, w, g, need_x, need_w), None)

@@ -1,9 +1,10 @@
 """Training: a plain one-model loop (the reference) and a batched trainer for many seeds at once.
 
 :func:`train_group` trains every config of a group (configs equal except for
-``seed`` and ``lr``) in one pass: their weights are stacked with
-``torch.func.stack_module_state`` and the model is run under ``vmap``, so S
-models cost one batched matmul per layer instead of S small ones. Each model
+``seed`` and ``lr``) in one pass: their weights are stacked, so S models cost one
+batched matmul per layer instead of S small ones. Plain MLPs run as batched matmuls
+with their backward written out (``_MLPStack``); any other model runs under
+``torch.func.vmap`` with ``stack_module_state`` and autograd (``_VmapStack``). Each model
 keeps its own initialisation (built under ``torch.manual_seed(seed)``), its
 own shuffling (a generator seeded with ``seed``) and its own learning rate,
 so every model follows, to float rounding, the path :func:`train_plain` takes
@@ -285,7 +286,8 @@ def train_plain(config: dict[str, Any]) -> Result:
 class _BatchedOptimizer:
     """SGD, momentum, Adam and Adagrad over stacked parameters with one learning rate per model.
 
-    The update formulas are torch.optim's (defaults: momentum without dampening,
+    Adam with one learning rate for all models runs as ``torch._fused_adam_``. Otherwise
+    the update formulas are torch.optim's (defaults: momentum without dampening,
     Adam betas (0.9, 0.999), eps 1e-8; Adagrad eps 1e-10), applied elementwise, in
     the order of its single-tensor implementation. The gradients are concatenated
     into one flat vector and the state is kept flat, so that a step is about ten
@@ -654,9 +656,11 @@ class _PlanStep:
 
 
 class _SlopeStep:
-    """PReLU's per-model learnable slopes, or RReLU's slopes drawn per element, by the
-    prelu kernels; the draws are AF.dispatch's own (U(lower, upper), the global generator),
-    so both ways of training take the same random numbers."""
+    """PReLU's per-model learnable slopes, or RReLU's per-element random ones, by the kernels.
+
+    RReLU's draws are AF.dispatch's own (U(lower, upper) from the global generator), so
+    the written-out and the autograd training take the same random numbers.
+    """
 
     def __init__(self, weights: list[torch.Tensor] | None, lower: float = 0, upper: float = 0):
         self.weights, self.lower, self.upper = weights, lower, upper

@@ -618,10 +618,11 @@ class _MLPStack:
                 out = self._output(h)
                 yb = y[i : i + batch]
                 if ds.task == "classification":
-                    per = F.cross_entropy(
-                        out.flatten(0, 1), yb.repeat(self.s), reduction="none"
-                    ).view(self.s, -1)
-                    total += per.sum(1, dtype=torch.float64)
+                    # cross-entropy as F.cross_entropy computes it (log-softmax, then the
+                    # label's entry), without copying the labels S times
+                    logp = out.log_softmax(2)
+                    per = logp.gather(2, yb.expand(self.s, -1).unsqueeze(2))
+                    total -= per.sum((1, 2), dtype=torch.float64)
                     correct += (out.argmax(2) == yb).sum(1)
                 else:
                     total += ((out - yb) ** 2).mean(2).sum(1, dtype=torch.float64)

@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 # parameters passed as the kernels' (a, b): the catalogue's defaults
-ARGS = {"elu": (1.0, 0.0), "softplus": (1.0, 20.0)}
+ARGS = {"elu": (1.0, 0.0), "softplus": (1.0, 20.0), "leaky_relu": (0.01, 0.0)}
 BOUND = {"fwd": 2.0, "bwd": 4.0}
 
 

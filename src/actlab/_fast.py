@@ -6,8 +6,9 @@ For float32, bfloat16 and float16 CPU tensors an activation can run four ways:
   computes in double in registers (so the catalogue's formulas keep their accuracy:
   correctly rounded but for the double rounding), forward and backward;
 - ``"compiled32"``: for the entries of :data:`actlab._kernels.FLOAT32` (sigmoid, silu,
-  exp, tanh, elu, selu, softsign, softplus with beta 1, log_sigmoid and mish forward; all
-  of those but silu, softsign and mish backward), the same formulas in float32
+  exp, tanh, elu, selu, softsign, softplus with beta 1, log_sigmoid, mish, leaky_relu
+  with PReLU's and RReLU's scalar slopes, hard_sigmoid and hard_swish forward; all of
+  those but silu, softsign and mish backward), the same formulas in float32
   arithmetic, e^x carried as a pair of floats and the
   roundings that would matter corrected: faster (eight lanes per vector instead of
   four), within the bounds but not correctly rounded (at most 1.5 ULP forward and 2.5

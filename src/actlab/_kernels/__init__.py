@@ -96,6 +96,9 @@ FLOAT32 = {
     "softplus": ("fwd32", "bwd32"),  # beta 1 in float32; other betas run the double loops
     "log_sigmoid": ("fwd32", "bwd32"),
     "mish": ("fwd32",),
+    "leaky_relu": ("fwd32", "bwd32"),  # a slope beyond float32's range runs the double loops
+    "hard_sigmoid": ("fwd32", "bwd32"),
+    "hard_swish": ("fwd32", "bwd32"),
 }
 #: storage types, by their suffix in the C names
 DTYPES = ("f32", "bf16", "f16")

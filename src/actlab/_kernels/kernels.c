@@ -511,6 +511,14 @@ INLINE float mishf_(float x) {
     y = x == -__builtin_inff() ? 0.0f : y; /* the limit */
     return x > 40.0f ? x : y;
 }
+/* x c for a double c = hi + lo (hi, lo floats): rounded once from x hi + round(x lo), which
+ * is x c to within 2^-48 of it (so: correctly rounded but for inputs within that distance
+ * of a midpoint, as the double kernels but for double rounding); an infinite x gives x hi */
+INLINE float mul_split(float x, float hi, float lo) {
+    return fabsf_(x) == __builtin_inff() ? x * hi : fmaf_(x, hi, x * lo);
+}
+/* (t + tl) / 6 rounded about once (div_pair by the exact 6) */
+INLINE float div6(float t, float tl) { return div_pair(t, tl, 6.0f, 0.0f, 1.0f / 6.0f); }
 static const double SELU_SA = SELU_SCALE * SELU_ALPHA;
 
 #define G(name) INLINE float name##_g(float x, double a, double b)
@@ -537,6 +545,27 @@ GD(softplus_b1) { (void)a; return (double)x > b ? 1.0f : sigmoidf_(x); }
 G(log_sigmoid) { UNUSED; return -softplus1f(-x, INF); }
 G(mish) { UNUSED; return x == 0.0f ? x : mishf_(x); } /* -0 stays -0 */
 GD(log_sigmoid) { UNUSED; return sigmoidf_(-x); }
+/* hard_sigmoid (x + 3) / 6 and hard_swish x (x + 3) / 6 inside (-3, 3): x + 3 and x (x + 3)
+ * as exact pairs, one corrected quotient; their derivatives 1/6 and (2x + 3) / 6 alike */
+G(hard_sigmoid) {
+    UNUSED;
+    float tl, t = two_sum(x, 3.0f, &tl);
+    return x <= -3.0f ? 0.0f : (x >= 3.0f ? 1.0f : div6(t, tl));
+}
+GD(hard_sigmoid) { UNUSED; return x != x ? x : ((x > -3.0f && x < 3.0f) ? 1.0f / 6.0f : 0.0f); }
+G(hard_swish) {
+    UNUSED;
+    float tl, t = two_sum(x, 3.0f, &tl);
+    float p = x * t;
+    float y = div6(p, fmaf_(x, t, -p) + x * tl);
+    y = x <= -3.0f ? x * 0.0f : (x >= 3.0f ? x : y);
+    return x == -__builtin_inff() ? 0.0f : y; /* the limit, as in double */
+}
+GD(hard_swish) {
+    UNUSED;
+    float tl, t = two_sum(2.0f * x, 3.0f, &tl);
+    return x <= -3.0f ? 0.0f : (x >= 3.0f ? 1.0f : div6(t, tl));
+}
 G(softsign) { /* x / (1 + |x|): the sum as an exact pair */
     UNUSED;
     float xc = clipf_(x, -1e20f, 1e20f), dl;
@@ -680,6 +709,36 @@ FWD32(selu) BWD32(selu)
 FWD32(softsign)
 FWD32(log_sigmoid) BWD32(log_sigmoid)
 FWD32(mish)
+FWD32(hard_sigmoid) BWD32(hard_sigmoid)
+FWD32(hard_swish) BWD32(hard_swish)
+/* leaky_relu (a = the slope; also PReLU's and RReLU's scalar one): x a and g a by mul_split.
+ * The backward reads what the plan saved: the output for a slope >= 0 (its sign is the
+ * input's), else the input. A slope beyond float32's range takes the double loops. */
+#define LEAKY32(T, tag)                                                                         \
+    EXPORT void leaky_relu_fwd32_##tag(const T *restrict x, T *restrict y, int64_t n, double a, \
+                                       double b, int threads) {                                 \
+        if (!(fabs_(a) < 3e38)) { leaky_relu_fwd_##tag(x, y, n, a, b, threads); return; }              \
+        const float hi = (float)a, lo = (float)(a - (double)hi);                                \
+        _Pragma("omp parallel for simd schedule(static) num_threads(threads) if(n >= GRAIN)") \
+        for (int64_t i = 0; i < n; i++) {                                                       \
+            float v = loadf_##tag(x[i]);                                                        \
+            y[i] = storef_##tag(v < 0.0f ? mul_split(v, hi, lo) : v);                           \
+        }                                                                                       \
+    }                                                                                           \
+    EXPORT void leaky_relu_bwd32_##tag(const T *restrict s, const T *restrict g,              \
+                                       T *restrict gx, int64_t n, double a, double b,          \
+                                       int threads) {                                           \
+        if (!(fabs_(a) < 3e38)) { leaky_relu_bwd_##tag(s, g, gx, n, a, b, threads); return; }         \
+        const float hi = (float)a, lo = (float)(a - (double)hi);                                \
+        _Pragma("omp parallel for simd schedule(static) num_threads(threads) if(n >= GRAIN)") \
+        for (int64_t i = 0; i < n; i++) {                                                       \
+            float v = loadf_##tag(s[i]), w = loadf_##tag(g[i]);                                 \
+            gx[i] = storef_##tag(v != v ? v : (v > 0.0f ? w : mul_split(w, hi, lo)));           \
+        }                                                                                       \
+    }
+LEAKY32(float, f32)
+LEAKY32(bf16_t, bf16)
+LEAKY32(f16_t, f16)
 /* softplus: the float32 loops for beta = 1, the double ones for any other beta */
 #define SOFTPLUS32(T, tag)                                                                      \
     LOOP_FWD32(softplus_b1, T, tag) LOOP_BWD32(softplus_b1, T, tag)                            \

@@ -286,3 +286,14 @@ def test_sweep_whose_chunk_another_sweep_half_finished(tmp_path):
     rep = sweep.run(big, store=db, workers=1, progress=False)
     assert (rep.completed, rep.skipped, rep.failed) == (1, 1, 0)
     assert sweep.status(sweep.Sweep.from_dict(big), db)["done"] == 2
+
+
+def test_worker_processes_keep_freed_memory() -> None:
+    """The workers' malloc setting takes on glibc (in a fresh process: not this one's)."""
+    import platform
+
+    code = "from actlab.lab.sweep import keep_freed_memory as k; print(k())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    want = "True" if platform.libc_ver()[0] == "glibc" else out.stdout.strip()
+    assert out.stdout.strip() == want

@@ -620,6 +620,7 @@ class SlopeFn(torch.autograd.Function):
 
             act, p = get("prelu"), {"weight": w}
             gx = g * act._eval(act.grad, x, p) if need_x else None
-            gw = _sum_to(g * act._eval(act.param_grads["weight"], x, p), w.shape)
-            return gx, gw if need_w else None, None
+            dw = act.param_grads["weight"]
+            gw = _sum_to(g * act._eval(dw, x, p), w.shape) if need_w else None
+            return gx, gw, None
         return (*ctx.sp.backward(x, w, g, need_x, need_w), None)

@@ -120,7 +120,7 @@ _lock = threading.RLock()
 _lib: ctypes.CDLL | None = None
 _state = "not loaded"  # "ready", "unavailable" or "not loaded"
 _info: dict[str, Any] = {}
-_functions: dict[tuple[str, str, str], Any] = {}
+_functions: dict[str, Any] = {}  # bound ctypes functions, by symbol
 
 
 class KernelWarning(UserWarning):
@@ -267,28 +267,32 @@ def load(*, build: bool = True) -> ctypes.CDLL | None:
         return _lib
 
 
+def _bind(symbol: str, argtypes: list) -> Any:
+    """The library's function ``symbol`` with its argument types set (cached), or None."""
+    fn = _functions.get(symbol)
+    if fn is not None:
+        return fn
+    lib = load()
+    if lib is None:
+        return None
+    fn = getattr(lib, symbol)
+    fn.argtypes = argtypes
+    fn.restype = None
+    _functions[symbol] = fn
+    return fn
+
+
+_PTR, _I64, _F64, _INT = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double, ctypes.c_int
+
+
 def function(name: str, direction: str, dtype: str) -> Any:
     """The ctypes function ``{name}_{direction}_{dtype}`` (argument types set), or None.
 
     ``direction`` is ``fwd`` or ``bwd`` (computed in double), or ``fwd32`` or ``bwd32``
     (computed in float32, for the entries of :data:`FLOAT32`).
     """
-    key = (name, direction, dtype)
-    fn = _functions.get(key)
-    if fn is not None:
-        return fn
-    lib = load()
-    if lib is None:
-        return None
-    fn = getattr(lib, f"{name}_{direction}_{dtype}")
-    ptr, i64, f64, cint = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double, ctypes.c_int
-    if direction.startswith("fwd"):
-        fn.argtypes = [ptr, ptr, i64, f64, f64, cint]
-    else:
-        fn.argtypes = [ptr, ptr, ptr, i64, f64, f64, cint]
-    fn.restype = None
-    _functions[key] = fn
-    return fn
+    tensors = [_PTR] * (2 if direction.startswith("fwd") else 3)
+    return _bind(f"{name}_{direction}_{dtype}", [*tensors, _I64, _F64, _F64, _INT])
 
 
 def prelu_function(direction: str, dtype: str) -> Any:
@@ -299,20 +303,8 @@ def prelu_function(direction: str, dtype: str) -> Any:
     memory order, slope ``w[c]``, the slope's gradient per (o, c) block in float64.
     None where the kernels are unavailable.
     """
-    key = ("prelu", direction, dtype)
-    fn = _functions.get(key)
-    if fn is not None:
-        return fn
-    lib = load()
-    if lib is None:
-        return None
-    fn = getattr(lib, f"prelu_{direction}_{dtype}")
-    ptr, i64, cint = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
-    tensors = [ptr] * (3 if direction == "fwd" else 5)
-    fn.argtypes = [*tensors, i64, i64, i64, cint]
-    fn.restype = None
-    _functions[key] = fn
-    return fn
+    tensors = [_PTR] * (3 if direction == "fwd" else 5)
+    return _bind(f"prelu_{direction}_{dtype}", [*tensors, _I64, _I64, _I64, _INT])
 
 
 def status() -> dict[str, Any]:

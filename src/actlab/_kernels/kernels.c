@@ -161,6 +161,10 @@ INLINE double window(double x, double lo, double hi, double slope) {
 }
 INLINE double leaky(double x, double s) { return x < 0.0 ? s * x : x; }
 INLINE double leaky_grad(double x, double s) { return nan_like(x, x > 0.0 ? 1.0 : s); }
+/* the same two for a float slope, in float: the product of two floats rounds once there
+ * as in double, and the rest are selections (the prelu kernels below) */
+INLINE float leakyf(float x, float s) { return x < 0.0f ? s * x : x; }
+INLINE float leaky_gradf(float x, float s) { return x != x ? x : (x > 0.0f ? 1.0f : s); }
 
 /* ---- every activation: f and f' (or f' from the output, as noted) -------------------- */
 #define F(name) INLINE double name##_f(double x, double a, double b)
@@ -776,7 +780,7 @@ SOFTPLUS32(f16_t, f16)
             _Pragma("omp parallel for simd schedule(static) num_threads(threads) if(n >= GRAIN)") \
             for (int64_t i = 0; i < n; i++) {                                                   \
                 float v = loadf_##tag(x[i]);                                                    \
-                y[i] = storef_##tag(v < 0.0f ? loadf_##tag(w[i % C]) * v : v);                 \
+                y[i] = storef_##tag(leakyf(v, loadf_##tag(w[i % C])));                         \
             }                                                                                   \
             return;                                                                             \
         }                                                                                       \
@@ -788,7 +792,7 @@ SOFTPLUS32(f16_t, f16)
                 _Pragma("omp simd")                                                             \
                 for (int64_t j = at; j < at + inner; j++) {                                     \
                     float v = loadf_##tag(x[j]);                                                \
-                    y[j] = storef_##tag(v < 0.0f ? s * v : v);                                  \
+                    y[j] = storef_##tag(leakyf(v, s));                                          \
                 }                                                                               \
             }                                                                                   \
     }                                                                                           \
@@ -799,8 +803,7 @@ SOFTPLUS32(f16_t, f16)
         if (inner == 1 && !gw) {                                                                \
             _Pragma("omp parallel for simd schedule(static) num_threads(threads) if(n >= GRAIN)") \
             for (int64_t i = 0; i < n; i++) {                                                   \
-                float v = loadf_##tag(x[i]);                                                    \
-                float d = v != v ? v : (v > 0.0f ? 1.0f : loadf_##tag(w[i % C]));               \
+                float d = leaky_gradf(loadf_##tag(x[i]), loadf_##tag(w[i % C]));               \
                 gx[i] = storef_##tag(loadf_##tag(g[i]) * d);                                    \
             }                                                                                   \
             return;                                                                             \
@@ -813,9 +816,7 @@ SOFTPLUS32(f16_t, f16)
                 if (gx) {                                                                       \
                     _Pragma("omp simd")                                                         \
                     for (int64_t j = at; j < at + inner; j++) {                                 \
-                        float v = loadf_##tag(x[j]);                                            \
-                        float d = v != v ? v : (v > 0.0f ? 1.0f : s);                           \
-                        gx[j] = storef_##tag(loadf_##tag(g[j]) * d);                            \
+                        gx[j] = storef_##tag(loadf_##tag(g[j]) * leaky_gradf(loadf_##tag(x[j]), s)); \
                     }                                                                           \
                 }                                                                               \
                 if (gw) {                                                                       \

@@ -306,8 +306,6 @@ class _BatchedOptimizer:
     ):
         self.params, self.kind, self.momentum, self.wd = params, kind, momentum, weight_decay
         self.numels = [p.numel() for p in params]
-        # every parameter is stacked over the models on dimension 0: each element's lr
-        self.lr = torch.cat([lr.to(p.dtype).repeat_interleave(p[0].numel()) for p in params])
         self.state: dict[str, torch.Tensor] = {}
         self.t = 0
         # one learning rate for every model: Adam can run as PyTorch's fused CPU kernel
@@ -320,6 +318,9 @@ class _BatchedOptimizer:
             self.m = [torch.zeros_like(p) for p in params]
             self.v = [torch.zeros_like(p) for p in params]
             self.steps = [torch.zeros((), dtype=torch.float32) for _ in params]
+            return
+        # every parameter is stacked over the models on dimension 0: each element's lr
+        self.lr = torch.cat([lr.to(p.dtype).repeat_interleave(p[0].numel()) for p in params])
 
     def _zeros(self, key: str) -> torch.Tensor:
         if key not in self.state:

@@ -176,6 +176,56 @@ def test_every_variant_on_edge_values(case: tuple[str, dict], dtype: str) -> Non
         _check_edge(d, ref_d, dtype, numerics.DERIVATIVE_BOUND, f"{name} {bv} backward")
 
 
+FUSED_CASES = [(n, p) for n, p in CASES if (_fast.SPECS[n].kernel or "") in _kernels.FUSED]
+
+
+@pytest.mark.skipif(not KERNELS_BUILT, reason="no C compiler: no fused kernels")
+@pytest.mark.parametrize("dtype", list(DTYPES))
+@pytest.mark.parametrize("case", FUSED_CASES, ids=_id)
+def test_fused_kernel_gives_the_forward_and_the_derivative(case: tuple[str, dict], dtype: str):
+    """Plan.fused: f bit for bit the compiled forward's, f' within the derivative bound of
+    mpmath on the grid, random and edge inputs, and g f' within an ULP of the backward kernel."""
+    name, p = case
+    act = actlab.get(name)
+    params = act.resolve(p)
+    tdt = DTYPES[dtype]
+    pl = _fast.plan(act, torch.zeros(1, dtype=tdt), params)
+    assert pl is not None and pl.fused is not None
+    fwds, bwds = _fast.candidates(act, tdt, params)
+    base = np.concatenate([numerics.grid(600).astype(np.float64), _random()])
+    x64 = np.unique(numerics._as_f64(numerics._round_to(base, dtype)))
+    x = torch.cat([torch.from_numpy(x64[np.isfinite(x64)]).to(tdt), _edges(tdt)])
+    y, d = pl.fused(x)
+    assert y.dtype == d.dtype == tdt
+    y_fwd = fwds["compiled"](x)
+    nan = torch.isnan(y_fwd)
+    assert torch.equal(torch.isnan(y), nan)  # (a NaN's sign bit may differ)
+    bits = torch.int32 if tdt == torch.float32 else torch.int16
+    assert torch.equal(y[~nan].view(bits), y_fwd[~nan].view(bits))  # -0 stays -0
+    xd = x.double().numpy()
+    _check_edge(d, reference.derivative(name, xd, **params), dtype, numerics.DERIVATIVE_BOUND,
+                f"{name} fused derivative")  # fmt: skip
+    g = torch.linspace(-2, 3, x.numel()).to(tdt)
+    want, got = bwds["compiled"](x, g).double(), (g * d).double()
+    fin = torch.isfinite(want)
+    assert torch.equal(torch.isnan(got), torch.isnan(want))
+    ulp = torch.finfo(tdt).eps * want[fin].abs().clamp_min(torch.finfo(tdt).smallest_normal)
+    assert bool(((got[fin] - want[fin]).abs() <= ulp).all()), name
+
+
+def test_fused_is_offered_only_with_the_kernels(monkeypatch) -> None:
+    monkeypatch.setenv("ACTLAB_FAST", "native")
+    _fast.reset()
+    try:
+        pl = _fast.plan(actlab.get("mish"), torch.zeros(1), {})
+        assert pl is None or pl.fused is None
+    finally:
+        monkeypatch.delenv("ACTLAB_FAST")
+        _fast.reset()
+    pl = _fast.plan(actlab.get("relu"), torch.zeros(1), {})
+    assert pl is not None and pl.fused is None  # no fused kernel: forward and backward
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_functional_takes_the_plan_and_agrees_with_the_exact_path(name: str) -> None:
     """Through AF.apply (as the audit and every user goes): same values as the exact path."""

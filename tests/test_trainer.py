@@ -176,16 +176,20 @@ def test_bad_eval_noise_and_output_are_named() -> None:
         trainer.resolve({"output": "relux"})
 
 
-def test_nonzero_counts_match_a_direct_count_nan_included():
+@pytest.mark.parametrize("kernel", [True, False], ids=["kernel", "torch"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_nonzero_counts_match_a_direct_count_nan_included(kernel, dtype, monkeypatch):
+    if not kernel:  # the torch fallback (no C compiler)
+        monkeypatch.setattr(trainer._kernels, "count_nonzero_function", lambda: None)
     gen = torch.Generator().manual_seed(0)
-    a = torch.relu(torch.randn(3, 50, 7, generator=gen))
+    a = torch.relu(torch.randn(3, 50, 7, 2, generator=gen)).to(dtype)  # units of any shape
     a[1, :, 2] = 0.0  # a dead unit
     a[0, 0, 0] = -0.0
-    a[0, 1, 3] = 1e-45  # a subnormal is nonzero
-    want = (a != 0).sum(1).double()
+    a[0, 1, 3] = torch.finfo(dtype).tiny * torch.finfo(dtype).eps  # a subnormal is nonzero
+    want = (a != 0).sum(1).flatten(1).double()
     assert torch.equal(trainer._nonzero_counts(a), want)
     a[2, 5, 4] = float("nan")  # a NaN is nonzero, and the rest still counted exactly
-    assert torch.equal(trainer._nonzero_counts(a), (a != 0).sum(1).double())
+    assert torch.equal(trainer._nonzero_counts(a), (a != 0).sum(1).flatten(1).double())
 
 
 @pytest.mark.parametrize(

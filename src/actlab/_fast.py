@@ -230,6 +230,18 @@ def _compiled_bwd(fn: Any, a: float, b: float) -> Callable[..., torch.Tensor]:
     return run
 
 
+def _compiled_fwdd(
+    fn: Any, a: float, b: float
+) -> Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    def run(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = x.contiguous(memory_format=_format(x))
+        y, d = torch.empty_like(x), torch.empty_like(x)
+        fn(x.data_ptr(), y.data_ptr(), d.data_ptr(), x.numel(), a, b, torch.get_num_threads())
+        return y, d
+
+    return run
+
+
 def _exact_fwd(act: Activation, p: dict) -> Callable[[torch.Tensor], torch.Tensor]:
     return lambda x: act._eval(act.fn, x, p)
 
@@ -240,13 +252,20 @@ def _exact_bwd(act: Activation, p: dict, from_output: bool) -> Callable[..., tor
 
 
 class Plan:
-    """The implementation chosen for one activation, parameter values and dtype."""
+    """The implementation chosen for one activation, parameter values and dtype.
+
+    ``forward(x)`` and ``backward(saved, grad)`` are the chosen variants; ``fused(x)``,
+    where a kernel computes f and f' in one pass (:data:`actlab._kernels.FUSED`), returns
+    ``(f(x), f'(x))`` for a training loop that keeps the derivative instead of the input
+    (actlab's batched trainer: its backward is then one product), else it is None.
+    """
 
     __slots__ = (
         "act",
         "backward",
         "bwd_variant",
         "forward",
+        "fused",
         "fwd_variant",
         "params",
         "saves_output",
@@ -259,12 +278,14 @@ class Plan:
         fwd: tuple[str, Callable[[torch.Tensor], torch.Tensor]],
         bwd: tuple[str, Callable[..., torch.Tensor]],
         saves_output: bool,
+        fused: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
     ) -> None:
         self.act = act
         self.params = params
         self.fwd_variant, self.forward = fwd
         self.bwd_variant, self.backward = bwd
         self.saves_output = saves_output
+        self.fused = fused
 
     def __repr__(self) -> str:
         saved = "output" if self.saves_output else "input"
@@ -469,7 +490,12 @@ def _make_plan(act: Activation, dtype: torch.dtype, params: dict[str, Any]) -> P
 
     fv = _pick(f"{act.name}/{dtag}/fwd", fwds, bench_fwd)
     bv = _pick(f"{act.name}/{dtag}/bwd", bwds, bench_bwd)
-    return Plan(act, params, (fv, fwds[fv]), (bv, bwds[bv]), saves_output)
+    fused = None
+    spec = SPECS[act.name]
+    if "compiled" in fwds and spec.kernel in _kernels.FUSED:
+        fn = _kernels.function(spec.kernel, "fwdd", dtag)
+        fused = None if fn is None else _compiled_fwdd(fn, *spec.args(params))
+    return Plan(act, params, (fv, fwds[fv]), (bv, bwds[bv]), saves_output, fused)
 
 
 def _plain(x: torch.Tensor) -> bool:

@@ -39,6 +39,7 @@ from typing import Any
 __all__ = [
     "DTYPES",
     "FLOAT32",
+    "FUSED",
     "NAMES",
     "KernelWarning",
     "cache_dir",
@@ -100,11 +101,15 @@ FLOAT32 = {
     "hard_sigmoid": ("fwd32", "bwd32"),
     "hard_swish": ("fwd32", "bwd32"),
 }
+#: The kernels that also compute f and f' in one pass (NAME_fwdd_T): the entries whose
+#: derivative shares its costly part with f (Phi for gelu, e^x for the swish family and
+#: mish), where one pass costs about what the derivative alone does.
+FUSED = ("gelu", "swish", "silu", "quick_gelu", "mish")
 #: storage types, by their suffix in the C names
 DTYPES = ("f32", "bf16", "f16")
 
 _SOURCE = Path(__file__).with_name("kernels.c")
-_VERSION = 1  # actlab_kernels_version() in kernels.c
+_VERSION = 2  # actlab_kernels_version() in kernels.c
 _BASE_FLAGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fPIC", "-shared"]
 # Tried in order until one builds and loads: the fastest first (native instructions,
 # threads, glibc's vector erfc), then without each optional part.
@@ -288,10 +293,11 @@ _PTR, _I64, _F64, _INT = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double, ctype
 def function(name: str, direction: str, dtype: str) -> Any:
     """The ctypes function ``{name}_{direction}_{dtype}`` (argument types set), or None.
 
-    ``direction`` is ``fwd`` or ``bwd`` (computed in double), or ``fwd32`` or ``bwd32``
-    (computed in float32, for the entries of :data:`FLOAT32`).
+    ``direction`` is ``fwd`` or ``bwd`` (computed in double), ``fwd32`` or ``bwd32``
+    (computed in float32, for the entries of :data:`FLOAT32`), or ``fwdd`` (f and f'
+    together: ``(x, y, d, n, a, b, threads)``, for the entries of :data:`FUSED`).
     """
-    tensors = [_PTR] * (2 if direction.startswith("fwd") else 3)
+    tensors = [_PTR] * (2 if direction in ("fwd", "fwd32") else 3)
     return _bind(f"{name}_{direction}_{dtype}", [*tensors, _I64, _F64, _F64, _INT])
 
 
@@ -305,6 +311,15 @@ def prelu_function(direction: str, dtype: str) -> Any:
     """
     tensors = [_PTR] * (3 if direction == "fwd" else 5)
     return _bind(f"prelu_{direction}_{dtype}", [*tensors, _I64, _I64, _I64, _INT])
+
+
+def count_nonzero_function() -> Any:
+    """``count_nonzero_rows_f32(x, out, outer, rows, cols, threads)``, or None without kernels.
+
+    ``x`` (float32) seen as (outer, rows, cols) in memory order; ``out[o, c]`` (int32) =
+    how many of ``x[o, :, c]`` are nonzero, a NaN counted as nonzero.
+    """
+    return _bind("count_nonzero_rows_f32", [_PTR, _PTR, _I64, _I64, _I64, _INT])
 
 
 def status() -> dict[str, Any]:

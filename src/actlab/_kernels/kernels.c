@@ -23,7 +23,9 @@
  * (the input, or the output for the entries whose derivative is a function of it).
  * For a few entries (FLOAT32 in __init__.py) NAME_fwd32_T and NAME_bwd32_T compute the
  * same in float32 arithmetic: faster, within the bounds, not correctly rounded (see the
- * section "float32 arithmetic" below).
+ * section "float32 arithmetic" below). For the entries of FUSED,
+ *   void NAME_fwdd_T(const T *x, T *y, T *d, int64_t n, double a, double b, int threads)
+ * stores f and f' together, for training steps that keep the derivative.
  */
 #include <stdint.h>
 #include <string.h>
@@ -231,11 +233,14 @@ D(sparse_plus) { UNUSED; return 0.5 * clip(x + 1.0, 0.0, 2.0); }
 
 /* functions/gated.py */
 INLINE double phi_cdf(double x) { return 0.5 * erfc(-x * SQRT_HALF); }
-F(gelu) { UNUSED; return zero_at_inf(x, x * phi_cdf(x)); }
-D(gelu) {
+/* gelu and its derivative together (NAME_fd: f returned, f' through *d): Phi(x) is the
+ * costly part of both, and computed once where the two are wanted (the fwdd kernels) */
+INLINE double gelu_fd(double x, double a, double b, double *d) {
     UNUSED;
+    double cdf = phi_cdf(x);
     double pdf = INV_SQRT_2PI * exp_(-0.5 * x * x);
-    return phi_cdf(x) + zero_at_inf(x, x * pdf);
+    *d = cdf + zero_at_inf(x, x * pdf);
+    return zero_at_inf(x, x * cdf);
 }
 INLINE double gelu_tanh_arg(double x) { return 2.0 * GELU_TANH_C * (x + GELU_TANH_K * x * x * x); }
 F(gelu_tanh) { UNUSED; return zero_at_inf(x, x * sigmoid_(gelu_tanh_arg(x))); }
@@ -247,34 +252,49 @@ D(gelu_tanh) {
     double dv = 2.0 * GELU_TANH_C * (1.0 + 3.0 * GELU_TANH_K * xc * xc);
     return sigmoid_(v) + xc * dv * sigmoid_grad_(vc);
 }
-INLINE double swish_(double x, double beta) { return zero_at_inf(x, x * sigmoid_(beta * x)); }
-INLINE double swish_grad_(double x, double beta) {
+/* x sigmoid(beta x) and its derivative s + beta x s (1 - s), s = sigmoid(beta x): one
+ * exponential e = e^-|beta x| and one division r = 1 / (1 + e) give s and 1 - s (r and
+ * e r, in the order of beta x's sign) without cancellation */
+INLINE double swish_beta_fd(double x, double beta, double *d) {
     double bx = beta * x;
-    return sigmoid_(bx) + zero_at_inf(bx, bx * sigmoid_grad_(bx));
+    double e = exp_(-fabs_(bx));
+    double r = 1.0 / (1.0 + e);
+    double s = bx >= 0.0 ? r : e * r;
+    double c = bx >= 0.0 ? e * r : r;
+    *d = s + zero_at_inf(bx, bx * (s * c));
+    return zero_at_inf(x, x * s);
 }
-F(swish) { (void)b; return swish_(x, a); } /* a = beta */
-D(swish) { (void)b; return swish_grad_(x, a); }
-F(silu) { UNUSED; return swish_(x, 1.0); }
-D(silu) { UNUSED; return swish_grad_(x, 1.0); }
-F(quick_gelu) { UNUSED; return swish_(x, QUICK_GELU_BETA); }
-D(quick_gelu) { UNUSED; return swish_grad_(x, QUICK_GELU_BETA); }
-F(mish) {
-    /* tanh(softplus x) = n (n + 2) / (n (n + 2) + 2), n = e^x: one exponential, no log,
-     * and no 1 - tanh cancellation; above x = 40 it is 1 in double */
+/* a = beta */
+INLINE double swish_fd(double x, double a, double b, double *d) { (void)b; return swish_beta_fd(x, a, d); }
+INLINE double silu_fd(double x, double a, double b, double *d) { UNUSED; return swish_beta_fd(x, 1.0, d); }
+INLINE double quick_gelu_fd(double x, double a, double b, double *d) {
+    UNUSED;
+    return swish_beta_fd(x, QUICK_GELU_BETA, d);
+}
+/* mish x = x tanh(softplus x) = x q / (q + 2), q = n (n + 2), n = e^x: one exponential, no
+ * log, and no 1 - tanh cancellation; above x = 40 it is x in double. Its derivative
+ * tanh(sp) + x sech^2(sp) sigmoid(x), with sech^2(sp) = 4 (n + 1)^2 / (q + 2)^2 and
+ * sigmoid(x) = n / (n + 1), is n ((n + 2)(q + 2) + 4 x (n + 1)) / (q + 2)^2: the same
+ * exponential and one more division. */
+INLINE double mish_fd(double x, double a, double b, double *d) {
     UNUSED;
     double n = exp_(min_(x, 40.0));
     double q = n * (n + 2.0);
-    return x > 40.0 ? x : zero_at_inf(x, x * (q / (q + 2.0)));
+    double p = q + 2.0;
+    double num = n * ((n + 2.0) * p + 4.0 * x * (n + 1.0));
+    double dd = x == -INF ? 0.0 : num / (p * p);
+    *d = x > 40.0 ? 1.0 : dd;
+    return x > 40.0 ? x : zero_at_inf(x, x * (q / p));
 }
-D(mish) {
-    UNUSED;
-    double n = exp_(min_(x, 40.0));
-    double q = n * (n + 2.0);
-    double t = q / (q + 2.0);
-    double sech2 = 4.0 * (1.0 + n) * (1.0 + n) / ((q + 2.0) * (q + 2.0));
-    double d = t + zero_at_inf(x, x * sech2 * sigmoid_(x));
-    return x > 40.0 ? 1.0 : d;
-}
+/* f and f' of the entries defined by NAME_fd (the unused half is compiled away) */
+#define FD(name)                                                                             \
+    F(name) { double d; return name##_fd(x, a, b, &d); }                                    \
+    D(name) { double d; (void)name##_fd(x, a, b, &d); return d; }
+FD(gelu)
+FD(swish)
+FD(silu)
+FD(quick_gelu)
+FD(mish)
 F(hard_swish) { UNUSED; return zero_at_inf(x, x * (clip(x + 3.0, 0.0, 6.0) / 6.0)); }
 D(hard_swish) { UNUSED; return x <= -3.0 ? 0.0 : (x >= 3.0 ? 1.0 : (2.0 * x + 3.0) / 6.0); }
 F(hard_mish) { UNUSED; return zero_at_inf(x, 0.5 * x * clip(x + 2.0, 0.0, 2.0)); }
@@ -665,7 +685,23 @@ INLINE f16_t storef_f16(float y) { return store_f16((double)y); }
     LOOP_FWD(name, float, f32) LOOP_BWD(name, float, f32) LOOP_FWD(name, bf16_t, bf16)       \
     LOOP_BWD(name, bf16_t, bf16) LOOP_FWD(name, f16_t, f16) LOOP_BWD(name, f16_t, f16)
 
-EXPORT int actlab_kernels_version(void) { return 1; }
+/* f and f' in one pass, for the entries defined by NAME_fd (FUSED in __init__.py):
+ * NAME_fwdd_T(x, y, d, n, a, b, threads) stores y = f(x) and d = f'(x), each rounded once
+ * to T. A training step that keeps d needs no backward kernel: g d is one product. y is
+ * NAME_fwd_T's, bit for bit (the same element function). */
+#define LOOP_FWDD(name, T, tag)                                                                \
+    EXPORT void name##_fwdd_##tag(const T *restrict x, T *restrict y, T *restrict dy,          \
+                                  int64_t n, double a, double b, int threads) {                \
+        _Pragma("omp parallel for simd schedule(static) num_threads(threads) if(n >= GRAIN)") \
+        for (int64_t i = 0; i < n; i++) {                                                      \
+            double d;                                                                          \
+            y[i] = store_##tag(name##_fd(load_##tag(x[i]), a, b, &d));                         \
+            dy[i] = store_##tag(d);                                                            \
+        }                                                                                      \
+    }
+#define FWDD(name) LOOP_FWDD(name, float, f32) LOOP_FWDD(name, bf16_t, bf16) LOOP_FWDD(name, f16_t, f16)
+
+EXPORT int actlab_kernels_version(void) { return 2; }
 
 KERNELS(sigmoid)
 KERNELS(log_sigmoid)
@@ -687,12 +723,12 @@ KERNELS(selu)
 KERNELS(softplus)
 KERNELS(squareplus)
 KERNELS(sparse_plus)
-KERNELS(gelu)
+KERNELS(gelu) FWDD(gelu)
 KERNELS(gelu_tanh)
-KERNELS(swish)
-KERNELS(silu)
-KERNELS(quick_gelu)
-KERNELS(mish)
+KERNELS(swish) FWDD(swish)
+KERNELS(silu) FWDD(silu)
+KERNELS(quick_gelu) FWDD(quick_gelu)
+KERNELS(mish) FWDD(mish)
 KERNELS(hard_swish)
 KERNELS(hard_mish)
 FWD(hard_shrink) BWD_FLOAT(hard_shrink)
@@ -776,11 +812,21 @@ SOFTPLUS32(f16_t, f16)
     EXPORT void prelu_fwd_##tag(const T *restrict x, const T *restrict w, T *restrict y,        \
                                 int64_t outer, int64_t C, int64_t inner, int threads) {         \
         int64_t n = outer * C * inner;                                                          \
-        if (inner == 1) { /* a slope per element: one flat loop */                             \
-            _Pragma("omp parallel for simd schedule(static) num_threads(threads) if(n >= GRAIN)") \
-            for (int64_t i = 0; i < n; i++) {                                                   \
-                float v = loadf_##tag(x[i]);                                                    \
-                y[i] = storef_##tag(leakyf(v, loadf_##tag(w[i % C])));                         \
+        if (inner == 1) { /* a slope per element of a row of C: rows in parallel, each row  \
+                             * vectorized (w[i % C] would cost a division per element) */      \
+            if (outer == 1) {                                                                   \
+                _Pragma("omp parallel for simd schedule(static) num_threads(threads) if(n >= GRAIN)") \
+                for (int64_t c = 0; c < C; c++)                                                 \
+                    y[c] = storef_##tag(leakyf(loadf_##tag(x[c]), loadf_##tag(w[c])));          \
+                return;                                                                         \
+            }                                                                                   \
+            _Pragma("omp parallel for schedule(static) num_threads(threads) if(n >= GRAIN)")   \
+            for (int64_t o = 0; o < outer; o++) {                                               \
+                const T *xo = x + o * C;                                                        \
+                T *yo = y + o * C;                                                              \
+                _Pragma("omp simd")                                                             \
+                for (int64_t c = 0; c < C; c++)                                                 \
+                    yo[c] = storef_##tag(leakyf(loadf_##tag(xo[c]), loadf_##tag(w[c])));        \
             }                                                                                   \
             return;                                                                             \
         }                                                                                       \
@@ -801,10 +847,21 @@ SOFTPLUS32(f16_t, f16)
                                 int64_t inner, int threads) {                                   \
         int64_t n = outer * C * inner;                                                          \
         if (inner == 1 && !gw) {                                                                \
-            _Pragma("omp parallel for simd schedule(static) num_threads(threads) if(n >= GRAIN)") \
-            for (int64_t i = 0; i < n; i++) {                                                   \
-                float d = leaky_gradf(loadf_##tag(x[i]), loadf_##tag(w[i % C]));               \
-                gx[i] = storef_##tag(loadf_##tag(g[i]) * d);                                    \
+            if (outer == 1) {                                                                   \
+                _Pragma("omp parallel for simd schedule(static) num_threads(threads) if(n >= GRAIN)") \
+                for (int64_t c = 0; c < C; c++)                                                 \
+                    gx[c] = storef_##tag(loadf_##tag(g[c]) *                                    \
+                                         leaky_gradf(loadf_##tag(x[c]), loadf_##tag(w[c])));   \
+                return;                                                                         \
+            }                                                                                   \
+            _Pragma("omp parallel for schedule(static) num_threads(threads) if(n >= GRAIN)")   \
+            for (int64_t o = 0; o < outer; o++) {                                               \
+                const T *xo = x + o * C, *go = g + o * C;                                       \
+                T *gxo = gx + o * C;                                                            \
+                _Pragma("omp simd")                                                             \
+                for (int64_t c = 0; c < C; c++)                                                 \
+                    gxo[c] = storef_##tag(loadf_##tag(go[c]) *                                  \
+                                          leaky_gradf(loadf_##tag(xo[c]), loadf_##tag(w[c])));  \
             }                                                                                   \
             return;                                                                             \
         }                                                                                       \
@@ -833,3 +890,21 @@ SOFTPLUS32(f16_t, f16)
 PRELU(float, f32)
 PRELU(bf16_t, bf16)
 PRELU(f16_t, f16)
+
+/* How many of x[o, r, c] are nonzero over the rows r, per (o, c): x seen as (outer, rows,
+ * cols) in memory order, a NaN counted as nonzero (x != 0), counts in int32. For the
+ * trainer's dead-unit statistics: one pass over the activations, where torch takes four
+ * (abs, clamp, ceil, sum) or a comparison into bool that runs at a fifth of their speed. */
+EXPORT void count_nonzero_rows_f32(const float *restrict x, int32_t *restrict out, int64_t outer,
+                                   int64_t rows, int64_t cols, int threads) {
+    _Pragma("omp parallel for schedule(static) num_threads(threads) if(outer * rows * cols >= GRAIN)")
+    for (int64_t o = 0; o < outer; o++) {
+        int32_t *acc = out + o * cols;
+        for (int64_t c = 0; c < cols; c++) acc[c] = 0;
+        for (int64_t r = 0; r < rows; r++) {
+            const float *row = x + (o * rows + r) * cols;
+            _Pragma("omp simd")
+            for (int64_t c = 0; c < cols; c++) acc[c] += row[c] != 0.0f;
+        }
+    }
+}

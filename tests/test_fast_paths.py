@@ -634,3 +634,10 @@ def test_rrelu_training_draws_through_the_slope_kernel() -> None:
     assert bool(((slope[neg] >= 0.1) & (slope[neg] <= 0.3)).all())
     (gx,) = torch.autograd.grad(y.sum(), x)
     torch.testing.assert_close(gx, slope)
+
+
+@pytest.mark.skipif(not KERNELS_BUILT, reason="no kernels on this machine")
+def test_a_kernel_an_entry_does_not_have_is_none() -> None:
+    assert _kernels.function("celu", "fwd32", "f32") is None  # celu runs in double only
+    assert _kernels.function("relu", "fwdd", "f32") is None  # not in FUSED
+    assert _kernels.function("celu", "fwd", "f32") is not None

@@ -280,7 +280,10 @@ def _bind(symbol: str, argtypes: list) -> Any:
     lib = load()
     if lib is None:
         return None
-    fn = getattr(lib, symbol)
+    try:
+        fn = getattr(lib, symbol)
+    except AttributeError:  # no such kernel (a variant this entry does not have)
+        return None
     fn.argtypes = argtypes
     fn.restype = None
     _functions[symbol] = fn

@@ -36,6 +36,20 @@ def test_mnist1d_is_the_published_benchmark() -> None:
     np.testing.assert_array_equal(ds.x_train, again.x_train)
 
 
+def test_mnist1d_from_the_cache_does_not_import_the_generator() -> None:
+    """A cached load reads the file: importing mnist1d (SciPy, matplotlib) costs a second."""
+    import subprocess
+    import sys
+
+    data.load("mnist1d")  # generated and cached here if it was not
+    code = (
+        "import sys; from actlab.lab import data; ds = data.load('mnist1d'); "
+        "print(ds.x_train.shape, 'mnist1d' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["(4000,", "40)", "False"]
+
+
 def test_split_depends_on_seed_only() -> None:
     a, b, c = data.load("digits", seed=0), data.load("digits", seed=0), data.load("digits", seed=1)
     np.testing.assert_array_equal(a.x_train, b.x_train)

@@ -808,26 +808,33 @@ SOFTPLUS32(f16_t, f16)
  * bwd writes gx = g * leaky'(x) where gx is not NULL, and, where gw is not NULL, the slope's
  * gradient per (o, c) block, gw[o * C + c] = sum over j of g * (x > 0 ? 0 : x), summed in
  * double (the caller adds the outer blocks). */
+/* BODY for i = o * C + c over `outer` rows of C (a slope w[c] per column): each row
+ * vectorized along c, the rows in parallel, or one row's columns when there is one row
+ * (w[i % C] would cost a division per element and stop the vectorizer). Needs outer, C,
+ * n and threads in scope. */
+#define PER_ROW(BODY)                                                                           \
+    if (outer == 1) {                                                                           \
+        _Pragma("omp parallel for simd schedule(static) num_threads(threads) if(n >= GRAIN)")   \
+        for (int64_t c = 0; c < C; c++) {                                                       \
+            const int64_t i = c;                                                                \
+            BODY;                                                                               \
+        }                                                                                       \
+    } else {                                                                                    \
+        _Pragma("omp parallel for schedule(static) num_threads(threads) if(n >= GRAIN)")       \
+        for (int64_t o = 0; o < outer; o++) {                                                   \
+            _Pragma("omp simd")                                                                 \
+            for (int64_t c = 0; c < C; c++) {                                                   \
+                const int64_t i = o * C + c;                                                    \
+                BODY;                                                                           \
+            }                                                                                   \
+        }                                                                                       \
+    }
 #define PRELU(T, tag)                                                                            \
     EXPORT void prelu_fwd_##tag(const T *restrict x, const T *restrict w, T *restrict y,        \
                                 int64_t outer, int64_t C, int64_t inner, int threads) {         \
         int64_t n = outer * C * inner;                                                          \
-        if (inner == 1) { /* a slope per element of a row of C: rows in parallel, each row  \
-                             * vectorized (w[i % C] would cost a division per element) */      \
-            if (outer == 1) {                                                                   \
-                _Pragma("omp parallel for simd schedule(static) num_threads(threads) if(n >= GRAIN)") \
-                for (int64_t c = 0; c < C; c++)                                                 \
-                    y[c] = storef_##tag(leakyf(loadf_##tag(x[c]), loadf_##tag(w[c])));          \
-                return;                                                                         \
-            }                                                                                   \
-            _Pragma("omp parallel for schedule(static) num_threads(threads) if(n >= GRAIN)")   \
-            for (int64_t o = 0; o < outer; o++) {                                               \
-                const T *xo = x + o * C;                                                        \
-                T *yo = y + o * C;                                                              \
-                _Pragma("omp simd")                                                             \
-                for (int64_t c = 0; c < C; c++)                                                 \
-                    yo[c] = storef_##tag(leakyf(loadf_##tag(xo[c]), loadf_##tag(w[c])));        \
-            }                                                                                   \
+        if (inner == 1) { /* a slope per element of a row of C */                              \
+            PER_ROW(y[i] = storef_##tag(leakyf(loadf_##tag(x[i]), loadf_##tag(w[c]))));        \
             return;                                                                             \
         }                                                                                       \
         _Pragma("omp parallel for collapse(2) schedule(static) num_threads(threads) if(n >= GRAIN)") \
@@ -847,22 +854,8 @@ SOFTPLUS32(f16_t, f16)
                                 int64_t inner, int threads) {                                   \
         int64_t n = outer * C * inner;                                                          \
         if (inner == 1 && !gw) {                                                                \
-            if (outer == 1) {                                                                   \
-                _Pragma("omp parallel for simd schedule(static) num_threads(threads) if(n >= GRAIN)") \
-                for (int64_t c = 0; c < C; c++)                                                 \
-                    gx[c] = storef_##tag(loadf_##tag(g[c]) *                                    \
-                                         leaky_gradf(loadf_##tag(x[c]), loadf_##tag(w[c])));   \
-                return;                                                                         \
-            }                                                                                   \
-            _Pragma("omp parallel for schedule(static) num_threads(threads) if(n >= GRAIN)")   \
-            for (int64_t o = 0; o < outer; o++) {                                               \
-                const T *xo = x + o * C, *go = g + o * C;                                       \
-                T *gxo = gx + o * C;                                                            \
-                _Pragma("omp simd")                                                             \
-                for (int64_t c = 0; c < C; c++)                                                 \
-                    gxo[c] = storef_##tag(loadf_##tag(go[c]) *                                  \
-                                          leaky_gradf(loadf_##tag(xo[c]), loadf_##tag(w[c])));  \
-            }                                                                                   \
+            PER_ROW(gx[i] = storef_##tag(loadf_##tag(g[i]) *                                    \
+                                         leaky_gradf(loadf_##tag(x[i]), loadf_##tag(w[c]))));  \
             return;                                                                             \
         }                                                                                       \
         _Pragma("omp parallel for collapse(2) schedule(static) num_threads(threads) if(n >= GRAIN)") \

@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from actlab.lab import trainer
 
@@ -190,6 +191,62 @@ def test_nonzero_counts_match_a_direct_count_nan_included(kernel, dtype, monkeyp
     assert torch.equal(trainer._nonzero_counts(a), want)
     a[2, 5, 4] = float("nan")  # a NaN is nonzero, and the rest still counted exactly
     assert torch.equal(trainer._nonzero_counts(a), (a != 0).sum(1).flatten(1).double())
+
+
+def _logits(shape, o):
+    """Logits with the cases a softmax must get right: large, tied, -inf, a NaN row."""
+    gen = torch.Generator().manual_seed(1)
+    z = 4 * torch.randn(shape, generator=gen)
+    z[0, 0, :o] = 3.0  # all tied: argmax is the first
+    z[0, 1, 2] = z[0, 1, 5] = 90.0  # two tied maxima, e^(z) beyond float32
+    z[0, 2, :o] = torch.linspace(-1e4, 1e4, o)  # one class takes all the mass
+    z[0, 3, 1] = -float("inf")
+    z[1, 0, 4] = float("nan")
+    return z
+
+
+@pytest.mark.parametrize("ld", [16, 24])  # the compiled width and the general one
+@pytest.mark.parametrize("kernel", [True, False], ids=["kernel", "torch"])
+def test_softmax_cross_entropy_gradient(kernel, ld, monkeypatch):
+    if not kernel:
+        monkeypatch.setattr(trainer._kernels, "softmax_xent_function", lambda: None)
+    o, b = 10, 7
+    z = _logits((3, b, ld), o)
+    y = torch.randint(0, o, (3, b), generator=torch.Generator().manual_seed(2))
+    y[0, 3] = 1  # the label on a -inf logit: a gradient of -1/b there
+    want = torch.zeros_like(z)
+    want[..., :o] = (z[..., :o].double().softmax(-1) - F.one_hot(y, o)).float() / b
+    d = trainer._xent_grad(z, y, o)
+    assert torch.equal(d[..., o:], torch.zeros_like(d[..., o:]))  # the padding
+    torch.testing.assert_close(d, want, rtol=1e-6, atol=1e-8, equal_nan=True)
+    assert d[1, 0, :o].isnan().all() and not d[1, 1:].isnan().any()
+
+
+@pytest.mark.parametrize("ld", [10, 16, 24])
+@pytest.mark.parametrize("kernel", [True, False], ids=["kernel", "torch"])
+def test_softmax_cross_entropy_loss_and_hits(kernel, ld, monkeypatch):
+    if not kernel:
+        monkeypatch.setattr(trainer._kernels, "softmax_xent_function", lambda: None)
+    o, b = 10, 9
+    z = _logits((3, b, ld), o)
+    y = torch.randint(0, o, (b,), generator=torch.Generator().manual_seed(3))
+    y[0], y[1], y[4] = 0, 2, 4  # ties resolved to the first index; NaN the argmax
+    loss, hits = trainer._xent_eval(z, y, o)
+    zz = z[..., :o].double()
+    per = F.cross_entropy(zz.flatten(0, 1), y.repeat(3), reduction="none").view(3, b)
+    torch.testing.assert_close(loss, per.sum(1), rtol=1e-6, atol=1e-5, equal_nan=True)
+    assert loss[1].isnan() and not loss[[0, 2]].isnan().any()
+    assert torch.equal(hits, (z[..., :o].argmax(2) == y).sum(1))
+
+
+def test_labels_outside_the_outputs_are_named(monkeypatch) -> None:
+    ds, xtr, ytr, xte, yte = trainer._tensors(trainer.resolve(BASE))
+    bad = ytr.clone()
+    bad[3] = ds.n_outputs
+    key = next(k for k, v in trainer._DATA_CACHE.items() if v[0] is ds)
+    monkeypatch.setitem(trainer._DATA_CACHE, key, (ds, xtr, bad, xte, yte))
+    with pytest.raises(ValueError, match=r"class labels must lie in 0\.\.1"):
+        trainer.train_group([{**BASE, "epochs": 1}])
 
 
 @pytest.mark.parametrize(

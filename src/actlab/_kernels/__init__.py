@@ -325,6 +325,21 @@ def count_nonzero_function() -> Any:
     return _bind("count_nonzero_rows_f32", [_PTR, _PTR, _I64, _I64, _I64, _INT])
 
 
+def softmax_xent_function() -> Any:
+    """``softmax_xent_f32(z, y, ys, S, B, ld, o, d, scale, loss, correct, threads)``, or None.
+
+    Softmax cross-entropy over the rows of ``z`` (float32, (S, B, ld) in memory order, the
+    first ``o`` entries of a row its logits), the label of row (s, i) ``y[s * ys + i]``
+    (int64, every one in ``[0, o)``: not checked here). ``d`` (or NULL) receives
+    ``scale * (softmax - onehot)``, zero in the padding; ``loss`` (float64, S) and
+    ``correct`` (int64, S), or NULL, the summed loss and the argmax hits per s.
+    """
+    return _bind(
+        "softmax_xent_f32",
+        [_PTR, _PTR, _I64, _I64, _I64, _I64, _I64, _PTR, _F64, _PTR, _PTR, _INT],
+    )
+
+
 def status() -> dict[str, Any]:
     """Where the kernels stand in this process: state, library path, build variant, reason."""
     return {"state": _state, **{k: v for k, v in _info.items() if k != "final"}}

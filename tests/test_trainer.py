@@ -254,6 +254,9 @@ def test_labels_outside_the_outputs_are_named(monkeypatch) -> None:
     [
         dict(data="moons", hidden=[16, 16], activation="relu"),  # saves the output
         dict(data="moons", hidden=[16, 16], activation="tanh", residual=True),
+        # f' kept from the forward (fused kernel), the gradient product made in place
+        dict(data="moons", hidden=[16, 16, 16], activation="gelu", residual=True),
+        dict(data="moons", hidden=[16, 16], activation="mish"),
         dict(data="teacher", hidden=[16, 16], activation="gelu"),  # regression
         dict(data="digits", hidden=[24], activation="silu"),  # 10 classes: padded output
         dict(data="moons", hidden=[8], activation="leaky_relu(negative_slope=0.2)"),

@@ -574,11 +574,12 @@ class _MLPStack:
         gwo, gbo = torch.bmm(hs[-1].transpose(1, 2), d), d.sum(1, keepdim=True)
         dh = torch.bmm(d, self.wo.transpose(1, 2))
         for i in reversed(range(nh)):
-            dz, gact[i] = step.backward(saved[i], dh)
+            skip = self.residual and hs[i + 1].shape == hs[i].shape
+            # dh is a fresh product, read again only by a skip connection's gradient
+            dz, gact[i] = step.backward(saved[i], dh, overwrite=not skip)
             gw[i] = torch.bmm(hs[i].transpose(1, 2), dz)
             gb[i] = dz.sum(1, keepdim=True)
             if i:
-                skip = self.residual and hs[i + 1].shape == hs[i].shape
                 dh = (
                     torch.baddbmm(dh, dz, self.w[i].transpose(1, 2))
                     if skip
@@ -659,9 +660,12 @@ class _PlanStep:
         a = self.plan.forward(z)
         return a, a if self.plan.saves_output else z
 
-    def backward(self, saved: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, None]:
+    def backward(
+        self, saved: torch.Tensor, g: torch.Tensor, overwrite: bool = False
+    ) -> tuple[torch.Tensor, None]:
+        """The gradient at the activation's input; ``overwrite``: ``g`` may be reused."""
         if self.plan.fused is not None:
-            return g * saved, None
+            return (g.mul_(saved) if overwrite else g * saved), None
         return self.plan.backward(saved, g), None
 
 
@@ -685,7 +689,7 @@ class _SlopeStep:
         sp = _fast.slope_plan(functions.get("prelu"), z, {"weight": w})
         return sp.forward(z, w), (sp, z, w)
 
-    def backward(self, saved: tuple, g: torch.Tensor) -> tuple[torch.Tensor, Any]:
+    def backward(self, saved: tuple, g: torch.Tensor, overwrite: bool = False) -> tuple:
         sp, z, w = saved
         return sp.backward(z, w, g, True, self.weights is not None)
 

@@ -297,3 +297,23 @@ def test_worker_processes_keep_freed_memory() -> None:
     assert out.returncode == 0, out.stderr
     want = "True" if platform.libc_ver()[0] == "glibc" else out.stdout.strip()
     assert out.stdout.strip() == want
+
+
+def test_costliest_chunks_start_first(monkeypatch) -> None:
+    """LPT order: more work (trials x epochs x widths) first, then the slower activation;
+    the order never changes a chunk's contents."""
+    times = {"relu": 1.0, "gelu": 3.0, "tanh": 2.0}
+    monkeypatch.setattr(sweep, "_activation_seconds", lambda spec: times[spec])
+
+    def item(act: str, epochs: int, n: int = 2, hidden=(8,)):
+        chunk = [{"activation": act, "epochs": epochs, "hidden": list(hidden)}] * n
+        return (chunk, [f"{act}{epochs}{n}"], [])
+
+    todo = [item("relu", 5), item("gelu", 5), item("tanh", 5), item("relu", 50), item("relu", 5, 1)]
+    order = [t[1][0] for t in sweep._longest_first(todo)]
+    assert order == ["relu502", "gelu52", "tanh52", "relu52", "relu51"]
+
+
+def test_activation_cost_probe() -> None:
+    assert sweep._activation_seconds("relu") > 0.0
+    assert sweep._activation_seconds("no_such_activation") == 0.0  # only an order

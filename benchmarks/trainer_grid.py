@@ -3,7 +3,7 @@
 Runs the grid of ``examples/sweeps/mnist1d_grid.toml`` through the batched trainer (one
 chunk per activation, two worker processes, one thread each, as ``actlab sweep run``
 does) and, in the same run, the plain one-model-at-a-time PyTorch loop for a sample of
-the same trials, and prints:
+the same trials (half of them before the grid, half after), and prints:
 
 - the time of the grid and the plain loop's time per run (measured, not assumed),
 - the speed-up: (plain time per run x 120) / grid time,
@@ -129,26 +129,39 @@ def main(argv: list[str] | None = None) -> int:
 
     data.load("mnist1d")  # generate and cache before timing anything
 
-    # the plain loop on a sample of trials (one thread, as each worker has)
-    torch.set_num_threads(1)
+    # the plain loops on a sample of trials (one thread, as each worker has)
     sample = [
         {**fixed, "activation": ACTS[i % len(ACTS)], "seed": i // len(ACTS)}
         for i in range(args.plain_sample)
     ]
-    t0 = time.perf_counter()
-    plain_acc = [trainer.train_plain(c).final["test_acc"] for c in sample]
-    plain_per_run = (time.perf_counter() - t0) / len(sample)
-    # ... and the textbook PyTorch loop with torch.nn's own activations: the baseline
-    t0 = time.perf_counter()
-    for c in sample:
-        torch_loop(c)
-    torch_per_run = (time.perf_counter() - t0) / len(sample)
+    # half of the sample before the grid and half after it: the machine's speed drifts over
+    # minutes (the same loop took 3.2-3.7 s a run in different runs), and the ratio should
+    # not depend on which side of the grid a slow spell falls
+    plain_acc: list[float] = []
+    plain_s: list[float] = []  # per half: actlab's plain loop, then the textbook loop
+    torch_s: list[float] = []
 
+    def plain_loops(part: list[dict]) -> None:
+        torch.set_num_threads(1)
+        t0 = time.perf_counter()
+        plain_acc.extend(trainer.train_plain(c).final["test_acc"] for c in part)
+        plain_s.append(time.perf_counter() - t0)
+        # ... and the textbook PyTorch loop with torch.nn's own activations: the baseline
+        t0 = time.perf_counter()
+        for c in part:
+            torch_loop(c)
+        torch_s.append(time.perf_counter() - t0)
+
+    plain_loops(sample[0::2])  # every other activation, the rest after the grid
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         report = sweep.run(spec, store=Path(tmp) / "bench.db", workers=args.workers, progress=False)
         grid_s = time.perf_counter() - t0
         rows = sweep.rows(sweep.Sweep.from_dict(spec), Path(tmp) / "bench.db")
+    plain_loops(sample[1::2])
+    plain_per_run = sum(plain_s) / len(sample)
+    torch_per_run = sum(torch_s) / len(sample)
+    halves = [len(sample[0::2]), len(sample[1::2])]
     assert report.failed == 0, report.errors
     n_runs = len(ACTS) * args.seeds
     by_act = {a: [r["final_test_acc"] for r in rows if r["activation"] == a] for a in ACTS}
@@ -162,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         "plain_seconds_per_run": plain_per_run,
         "plain_sample": len(sample),
         "torch_loop_seconds_per_run": torch_per_run,
+        "torch_loop_seconds_per_run_before_after": [t / k for t, k in zip(torch_s, halves) if k],
         "speedup": plain_per_run * n_runs / grid_s,
         "speedup_vs_torch_loop": torch_per_run * n_runs / grid_s,
         "gflop": flops / 1e9,
@@ -189,8 +203,10 @@ def main(argv: list[str] | None = None) -> int:
         f"plain loop: {plain_per_run:.2f} s per run (mean of {len(sample)}, 1 thread); "
         f"x {n_runs} = {plain_per_run * n_runs:.0f} s"
     )
+    before_after = " / ".join(f"{t:.2f}" for t in out["torch_loop_seconds_per_run_before_after"])
     print(
-        f"textbook PyTorch loop (torch.nn activations): {torch_per_run:.2f} s per run; "
+        f"textbook PyTorch loop (torch.nn activations): {torch_per_run:.2f} s per run "
+        f"({before_after} for the half of the sample run before / after the grid); "
         f"x {n_runs} = {torch_per_run * n_runs:.0f} s"
     )
     print(

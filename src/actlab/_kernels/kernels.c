@@ -542,7 +542,19 @@ INLINE float mul_split(float x, float hi, float lo) {
     return fabsf_(x) == __builtin_inff() ? x * hi : fmaf_(x, hi, x * lo);
 }
 /* (t + tl) / 6 rounded about once (div_pair by the exact 6) */
-INLINE float div6(float t, float tl) { return div_pair(t, tl, 6.0f, 0.0f, 1.0f / 6.0f); }
+/* (t + tl) / c for a constant c, given inv = 1 / c rounded: div_pair without a low part in
+ * the divisor (the compiler cannot drop div_pair's q * 0, which is NaN for q = inf) */
+INLINE float div_const(float t, float tl, float c, float inv) {
+    float q = t * inv;
+    return fmaf_(fmaf_(-q, c, t) + tl, inv, q);
+}
+INLINE float div6(float t, float tl) { return div_const(t, tl, 6.0f, 1.0f / 6.0f); }
+/* x + 3 and its rounding error *err, exact where |x| <= 3 (Fast2Sum: 3 is the larger) */
+INLINE float plus3(float x, float *err) {
+    float s = x + 3.0f;
+    *err = x - (s - 3.0f);
+    return s;
+}
 static const double SELU_SA = SELU_SCALE * SELU_ALPHA;
 
 #define G(name) INLINE float name##_g(float x, double a, double b)
@@ -573,13 +585,13 @@ GD(log_sigmoid) { UNUSED; return sigmoidf_(-x); }
  * as exact pairs, one corrected quotient; their derivatives 1/6 and (2x + 3) / 6 alike */
 G(hard_sigmoid) {
     UNUSED;
-    float tl, t = two_sum(x, 3.0f, &tl);
+    float tl, t = plus3(x, &tl); /* used inside (-3, 3) only */
     return x <= -3.0f ? 0.0f : (x >= 3.0f ? 1.0f : div6(t, tl));
 }
 GD(hard_sigmoid) { UNUSED; return x != x ? x : ((x > -3.0f && x < 3.0f) ? 1.0f / 6.0f : 0.0f); }
 G(hard_swish) {
     UNUSED;
-    float tl, t = two_sum(x, 3.0f, &tl);
+    float tl, t = plus3(x, &tl); /* used inside (-3, 3) only */
     float p = x * t;
     float y = div6(p, fmaf_(x, t, -p) + x * tl);
     y = x <= -3.0f ? x * 0.0f : (x >= 3.0f ? x : y);

@@ -318,7 +318,10 @@ class _BatchedOptimizer:
             self.lr0 = float(lr[0])
             self.m = [torch.zeros_like(p) for p in params]
             self.v = [torch.zeros_like(p) for p in params]
-            self.steps = [torch.zeros((), dtype=torch.float32) for _ in params]
+            # one step count for every parameter (the kernel only reads it): one add a
+            # step instead of a _foreach_add_ over a list, 3 us against 33 here
+            self.step_count = torch.zeros((), dtype=torch.float32)
+            self.steps = [self.step_count] * len(params)
             return
         # every parameter is stacked over the models on dimension 0: each element's lr
         self.lr = torch.cat([lr.to(p.dtype).repeat_interleave(p[0].numel()) for p in params])
@@ -332,7 +335,7 @@ class _BatchedOptimizer:
     def step(self, grads: Sequence[torch.Tensor]) -> None:
         self.t += 1
         if self.fused:
-            torch._foreach_add_(self.steps, 1.0)
+            self.step_count.add_(1.0)
             torch._fused_adam_(
                 self.params, list(grads), self.m, self.v, [], self.steps,
                 lr=self.lr0, beta1=0.9, beta2=0.999, weight_decay=self.wd, eps=1e-8,
@@ -770,6 +773,13 @@ def _nonzero_counts(a: torch.Tensor) -> torch.Tensor:
     return k.double()
 
 
+def _model_norms(g: torch.Tensor) -> torch.Tensor:
+    """The 2-norm of each model's part of a stacked gradient (dimension 0 is the model):
+    torch.linalg.vector_norm directly, as Tensor.norm's Python wrapper and a flatten cost
+    more than the norm at the lab's sizes (8 us against 3 a call)."""
+    return torch.linalg.vector_norm(g, dim=tuple(range(1, g.dim())))
+
+
 def _gather(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     """``t[idx]`` for an index tensor ``idx`` of any shape: the same values, by index_select
     (rows copied whole: 6x faster here than advanced indexing for MNIST-1D's epochs)."""
@@ -837,9 +847,7 @@ def train_group(configs: Sequence[dict[str, Any]]) -> list[Result]:
                     loss = ((out - yb) ** 2).flatten(1).mean(1).sum()
                 grads = torch.autograd.grad(loss, stack.leaves)
             with torch.no_grad():
-                gsum += torch.stack(
-                    [grads[j].flatten(1).norm(dim=1) for j in stack.weight_leaves], dim=1
-                )
+                gsum += torch.stack([_model_norms(grads[j]) for j in stack.weight_leaves], dim=1)
             opt.step(grads)
             steps += 1
         rows = stack.evaluate(c0, ds, xtr, ytr, xte, yte)

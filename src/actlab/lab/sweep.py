@@ -294,7 +294,11 @@ def _longest_first(todo: list) -> list:
     def cost(item: tuple) -> tuple[float, float]:
         c = item[0][0]
         widths = c.get("hidden") or c.get("channels") or [1]
-        return len(item[0]) * c["epochs"] * sum(widths), _activation_seconds(c["activation"])
+        try:
+            act = _activation_seconds(c["activation"])
+        except TypeError:  # an unhashable spec (a dict in a Python sweep): no estimate
+            act = 0.0
+        return len(item[0]) * c["epochs"] * sum(widths), act
 
     return sorted(todo, key=cost, reverse=True)
 

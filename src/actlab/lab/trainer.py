@@ -693,6 +693,8 @@ class _SlopeStep:
         return sp.forward(z, w), (sp, z, w)
 
     def backward(self, saved: tuple, g: torch.Tensor, overwrite: bool = False) -> tuple:
+        """The gradients at the input and of the slopes (``overwrite`` unused: the slope
+        kernels write new tensors)."""
         sp, z, w = saved
         return sp.backward(z, w, g, True, self.weights is not None)
 
@@ -709,8 +711,8 @@ def _xent_grad(out: torch.Tensor, y: torch.Tensor, o: int) -> torch.Tensor:
 
     The gradient of the summed per-model mean cross-entropies for logits ``out`` (S, B, ld)
     and labels ``y`` (S, B). One pass of a compiled kernel where there is one: PyTorch's
-    softmax, scatter and division over rows of 10 took 130 us a step here, a fifth of
-    the rest of the output layer's work.
+    softmax, scatter and division over 10 models x 100 rows of 10 logits took 113 us a
+    step here, the kernel 41.
     """
     n = out.shape[1]
     fn = _xent_kernel(out, y)

@@ -205,11 +205,16 @@ def _logits(shape, o):
     return z
 
 
-@pytest.mark.parametrize("ld", [16, 24])  # the compiled width and the general one
-@pytest.mark.parametrize("kernel", [True, False], ids=["kernel", "torch"])
-def test_softmax_cross_entropy_gradient(kernel, ld, monkeypatch):
-    if not kernel:
+@pytest.fixture(params=["kernel", "torch"])
+def xent_path(request, monkeypatch):
+    """Both softmax cross-entropy paths: the compiled kernel and the torch fallback."""
+    if request.param == "torch":
         monkeypatch.setattr(trainer._kernels, "softmax_xent_function", lambda: None)
+    return request.param
+
+
+@pytest.mark.parametrize("ld", [16, 24])  # the compiled width and the general one
+def test_softmax_cross_entropy_gradient(xent_path, ld):
     o, b = 10, 7
     z = _logits((3, b, ld), o)
     y = torch.randint(0, o, (3, b), generator=torch.Generator().manual_seed(2))
@@ -223,10 +228,7 @@ def test_softmax_cross_entropy_gradient(kernel, ld, monkeypatch):
 
 
 @pytest.mark.parametrize("ld", [10, 16, 24])
-@pytest.mark.parametrize("kernel", [True, False], ids=["kernel", "torch"])
-def test_softmax_cross_entropy_loss_and_hits(kernel, ld, monkeypatch):
-    if not kernel:
-        monkeypatch.setattr(trainer._kernels, "softmax_xent_function", lambda: None)
+def test_softmax_cross_entropy_loss_and_hits(xent_path, ld):
     o, b = 10, 9
     z = _logits((3, b, ld), o)
     y = torch.randint(0, o, (b,), generator=torch.Generator().manual_seed(3))

@@ -131,7 +131,9 @@ def test_resume_after_kill(tmp_path: Path) -> None:
         **QUICK,
         "grid": {"activation": ["relu", "tanh", "elu", "gelu", "silu", "mish"], "seed": [0, 1]},
     }
-    spec["fixed"] = {**QUICK["fixed"], "epochs": 6}
+    # chunks of about 0.25 s each: the kill must land while chunks are left (at 6 epochs the
+    # six chunks took 0.25 s in all, and the sweep could end between two polls)
+    spec["fixed"] = {**QUICK["fixed"], "epochs": 50}
     f = _toml(tmp_path / "k.toml", spec)
     store = tmp_path / "k.db"
     proc = subprocess.Popen(
@@ -142,7 +144,7 @@ def test_resume_after_kill(tmp_path: Path) -> None:
     deadline = time.time() + 120
     done = 0
     while time.time() < deadline and proc.poll() is None:
-        time.sleep(0.2)
+        time.sleep(0.05)
         if store.exists():
             try:
                 done = sweep.status(f)["done"]

@@ -25,7 +25,9 @@
  * same in float32 arithmetic: faster, within the bounds, not correctly rounded (see the
  * section "float32 arithmetic" below). For the entries of FUSED,
  *   void NAME_fwdd_T(const T *x, T *y, T *d, int64_t n, double a, double b, int threads)
- * stores f and f' together, for training steps that keep the derivative.
+ * stores f and f' together, for training steps that keep the derivative. Two more serve
+ * the lab's batched trainer: count_nonzero_rows_f32 (dead units) and softmax_xent_f32 (the
+ * output layer's cross-entropy), each described where it is defined.
  */
 #include <stdint.h>
 #include <string.h>
@@ -541,13 +543,13 @@ INLINE float mishf_(float x) {
 INLINE float mul_split(float x, float hi, float lo) {
     return fabsf_(x) == __builtin_inff() ? x * hi : fmaf_(x, hi, x * lo);
 }
-/* (t + tl) / 6 rounded about once (div_pair by the exact 6) */
 /* (t + tl) / c for a constant c, given inv = 1 / c rounded: div_pair without a low part in
  * the divisor (the compiler cannot drop div_pair's q * 0, which is NaN for q = inf) */
 INLINE float div_const(float t, float tl, float c, float inv) {
     float q = t * inv;
     return fmaf_(fmaf_(-q, c, t) + tl, inv, q);
 }
+/* (t + tl) / 6 rounded about once */
 INLINE float div6(float t, float tl) { return div_const(t, tl, 6.0f, 1.0f / 6.0f); }
 /* x + 3 and its rounding error *err, exact where |x| <= 3 (Fast2Sum: 3 is the larger) */
 INLINE float plus3(float x, float *err) {

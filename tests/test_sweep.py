@@ -317,5 +317,9 @@ def test_costliest_chunks_start_first(monkeypatch) -> None:
 
 
 def test_activation_cost_probe() -> None:
-    assert sweep._activation_seconds("relu") > 0.0
+    import torch
+
+    state = torch.random.get_rng_state()
+    assert sweep._activation_seconds("rrelu") > 0.0
+    assert torch.equal(torch.random.get_rng_state(), state)  # the caller's stream untouched
     assert sweep._activation_seconds("no_such_activation") == 0.0  # only an order

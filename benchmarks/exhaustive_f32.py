@@ -22,8 +22,15 @@ import time
 
 import numpy as np
 
-# parameters passed as the kernels' (a, b): the catalogue's defaults
-ARGS = {"elu": (1.0, 0.0), "softplus": (1.0, 20.0), "leaky_relu": (0.01, 0.0)}
+# parameters passed as the kernels' (a, b): the catalogue's defaults, and for the kernels
+# that compare with a parameter or subtract it, also one that float32 cannot hold
+ARGS = {
+    "elu": [(1.0, 0.0)],
+    "softplus": [(1.0, 20.0)],
+    "leaky_relu": [(0.01, 0.0)],
+    "soft_shrink": [(0.5, 0.0), (0.1, 0.0)],
+    "threshold": [(0.0, 0.0), (0.1, 20.0)],
+}
 BOUND = {"fwd": 2.0, "bwd": 4.0}
 
 
@@ -33,13 +40,12 @@ def _ordered(bits: np.ndarray) -> np.ndarray:
     return np.where(b >= 0, b, np.int64(-(2**31)) - b)
 
 
-def check(job: tuple[str, str, int]) -> dict:
+def check(job: tuple[str, str, float, float, int]) -> dict:
     from actlab import _kernels
 
-    name, direction, chunk_bits = job
+    name, direction, a, b, chunk_bits = job
     ref = _kernels.function(name, direction, "f32")
     mine = _kernels.function(name, direction + "32", "f32")
-    a, b = ARGS.get(name, (0.0, 0.0))
     n = 1 << chunk_bits
     x = np.empty(n, np.float32)
     bits = x.view(np.uint32)
@@ -70,6 +76,7 @@ def check(job: tuple[str, str, int]) -> dict:
     return {
         "name": name,
         "direction": direction,
+        "args": (a, b),
         "max_ulp_apart": worst,
         "error_bound_ulp": worst + 0.5,
         "bound": BOUND[direction],
@@ -91,8 +98,13 @@ def main() -> None:
     if _kernels.load() is None:
         raise SystemExit(f"no kernels here: {_kernels.status().get('reason')}")
     names = args.names or list(_kernels.FLOAT32)
-    jobs = [(n, d[:3], args.chunk_bits) for n in names for d in _kernels.FLOAT32[n]]
-    cols = ["kernel", "direction", "max ULP apart", "error bound (ULP)", "bound"]
+    jobs = [
+        (n, d[:3], a, b, args.chunk_bits)
+        for n in names
+        for d in _kernels.FLOAT32[n]
+        for a, b in ARGS.get(n, [(0.0, 0.0)])
+    ]
+    cols = ["kernel", "(a, b)", "direction", "max ULP apart", "error bound (ULP)", "bound"]
     cols += ["inputs differing", "worst x", "NaN mismatches"]
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))
@@ -102,7 +114,7 @@ def main() -> None:
             ok = r["error_bound_ulp"] <= r["bound"] and r["nan_mismatches"] == 0
             failed |= not ok
             print(
-                f"| {r['name']} | {r['direction']} | {r['max_ulp_apart']} | "
+                f"| {r['name']} | {r['args']} | {r['direction']} | {r['max_ulp_apart']} | "
                 f"{r['error_bound_ulp']:.1f}{'' if ok else ' (over)'} | {r['bound']:.0f} | "
                 f"{r['inputs_differing']:,} | {r['worst_x']:.9g} | {r['nan_mismatches']} |",
                 flush=True,

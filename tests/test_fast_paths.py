@@ -104,12 +104,18 @@ def test_every_variant_within_bounds(case: tuple[str, dict], dtype: str) -> None
 
 @pytest.mark.parametrize("dtype", list(DTYPES.values()), ids=str)
 def test_thresholds_compare_with_the_parameter_itself(dtype: torch.dtype) -> None:
-    """x = 0.1 rounded up lies above a threshold of 0.1: every path must see it so."""
+    """x = 0.1 rounded up lies above a threshold of 0.1: every path must see it so (and
+    soft_shrink must subtract 0.1 itself, not 0.1 rounded to the dtype)."""
     x = torch.tensor([0.1, -0.1], dtype=torch.float64).to(dtype)
     above = float(x[0]) > 0.1  # 0.1 rounds up in float32 and bfloat16, down in float16
     cases = {
         "threshold": ({"threshold": 0.1, "value": -1.0}, [x[0] if above else -1.0, -1.0]),
         "hard_shrink": ({"lambd": 0.1}, [x[0] if above else 0.0, -x[0] if above else 0.0]),
+        # x -/+ 0.1 is exact in float64 (Sterbenz), then rounded once: about 1.5e-9
+        "soft_shrink": (
+            {"lambd": 0.1},
+            [float(x[0]) - 0.1 if above else 0.0, 0.1 - float(x[0]) if above else 0.0],
+        ),
     }
     for name, (p, expected) in cases.items():
         act = actlab.get(name)
@@ -211,6 +217,38 @@ def test_fused_kernel_gives_the_forward_and_the_derivative(case: tuple[str, dict
     assert torch.equal(torch.isnan(got), torch.isnan(want))
     ulp = torch.finfo(tdt).eps * want[fin].abs().clamp_min(torch.finfo(tdt).smallest_normal)
     assert bool(((got[fin] - want[fin]).abs() <= ulp).all()), name
+
+
+@pytest.mark.skipif(not KERNELS_BUILT, reason="no C compiler: no gelu kernels")
+def test_gelu_kernels_round_the_subnormal_ties_as_the_exact_value() -> None:
+    """gelu(x) = x / 2 + x^2 / sqrt(2 pi): for x = k 2^-149, k odd, x / 2 lies halfway between
+    two floats and the tiny x^2 term decides: up in magnitude for x > 0, down for x < 0."""
+    k = torch.tensor([1, 3, 5, 7, 2**23 - 1, 2, 4], dtype=torch.float64)
+    x = torch.cat([k, -k]) * 2.0**-149
+    up = torch.where(k % 2 == 1, (k + 1) / 2, k / 2)
+    down = torch.where(k % 2 == 1, (k - 1) / 2, k / 2)
+    want = (torch.cat([up, -down]) * 2.0**-149).float()
+    pl = _fast.plan(actlab.get("gelu"), x.float(), {})
+    assert pl is not None and pl.fused is not None
+    for y in (pl.forward(x.float()), pl.fused(x.float())[0]):
+        assert torch.equal(y, want)
+        assert torch.equal(torch.signbit(y), torch.signbit(want))  # -0 for x = -2^-149
+
+
+@pytest.mark.skipif(not KERNELS_BUILT, reason="no C compiler: no gelu kernels")
+def test_gelu_derivative_kernels_round_correctly_at_its_zero() -> None:
+    """gelu' = Phi + x phi cancels at x0 = -0.7518: 4096 float32 inputs around it, through the
+    backward and the fused kernel, within 0.5 ULP (+ double rounding) of mpmath."""
+    x0 = np.float32(-0.7517915)
+    bits = x0.view(np.int32) + np.arange(-2048, 2048, dtype=np.int32)
+    x = torch.from_numpy(bits.view(np.float32).copy())
+    act = actlab.get("gelu")
+    pl = _fast.plan(act, x, {})
+    _, bwds = _fast.candidates(act, torch.float32, {})
+    ref = reference.derivative("gelu", x.double().numpy())
+    for d in (bwds["compiled"](x, torch.ones_like(x)), pl.fused(x)[1]):
+        err = numerics.ulp_error(d.double().numpy(), ref, "float32")
+        assert err.max() <= 0.5 + 2.0**-20, (err.max(), float(x[int(err.argmax())]))
 
 
 def test_fused_is_offered_only_with_the_kernels(monkeypatch) -> None:

@@ -743,3 +743,25 @@ def test_vector_activation_must_bring_its_vjp() -> None:
     with pytest.raises(ValueError, match="needs vjp_fn"):
         define(name="vector_without_vjp_demo", fn=lambda xp, x: x, kind="vector")
     assert "vector_without_vjp_demo" not in actlab.names()
+
+
+def test_resolve_remembers_checked_values_without_confusing_them() -> None:
+    """resolve() skips checking values it has passed before; the key keeps the type and the
+    sign of zero, so 1 and True, 0.0 and -0.0 are never taken for one another."""
+    act = actlab.get("leaky_relu")
+    assert act.resolve({"negative_slope": 0.2}) == {"negative_slope": 0.2}
+    assert act.resolve({"negative_slope": 0.2}) == {"negative_slope": 0.2}  # remembered
+    assert act.resolve({}) == {"negative_slope": 0.01}
+    assert act.resolve({}) is not act.resolve({})  # a fresh dict: callers may change it
+    elu = actlab.get("elu")
+    assert elu.resolve({"alpha": 1}) == {"alpha": 1}
+    with pytest.raises(InvalidParameterError):
+        elu.resolve({"alpha": True})  # equal to 1, and hashes alike, yet not a number
+    thr = actlab.get("threshold")
+    out = thr.resolve({"threshold": 0.0, "value": 0.0})
+    neg = thr.resolve({"threshold": -0.0, "value": -0.0})
+    assert math.copysign(1.0, neg["value"]) == -1.0 and math.copysign(1.0, out["value"]) == 1.0
+    with pytest.raises(InvalidParameterError):
+        elu.resolve({"alpha": math.nan})
+    with pytest.raises(InvalidParameterError, match="unexpected parameter"):
+        elu.resolve({"beta": 1.0})

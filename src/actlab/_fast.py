@@ -7,9 +7,9 @@ For float32, bfloat16 and float16 CPU tensors an activation can run four ways:
   correctly rounded but for the double rounding), forward and backward;
 - ``"compiled32"``: for the entries of :data:`actlab._kernels.FLOAT32` (sigmoid, silu,
   exp, tanh, elu, selu, softsign, softplus with beta 1, log_sigmoid, mish, leaky_relu
-  with PReLU's and RReLU's scalar slopes, hard_sigmoid and hard_swish forward; all of
-  those but silu, softsign and mish backward), the same formulas in float32
-  arithmetic, e^x carried as a pair of floats and the
+  with PReLU's and RReLU's scalar slopes, hard_sigmoid, hard_swish, threshold and
+  soft_shrink forward; all of those but silu, softsign and mish backward), the same
+  formulas in float32 arithmetic, e^x carried as a pair of floats and the
   roundings that would matter corrected: faster (eight lanes per vector instead of
   four), within the bounds but not correctly rounded (at most 1.5 ULP forward and 2.5
   ULP derivative from the exact value over all 2^32 float32 inputs, measured by
@@ -208,7 +208,8 @@ def _compiled_fwd(fn: Any, a: float, b: float) -> Callable[[torch.Tensor], torch
     def run(x: torch.Tensor) -> torch.Tensor:
         # the kernel walks the elements in memory order: any dense layout will do, and
         # the output gets the input's (torch.empty_like preserves it)
-        x = x.contiguous(memory_format=_format(x))
+        if not x.is_contiguous():
+            x = x.contiguous(memory_format=_format(x))
         y = torch.empty_like(x)
         fn(x.data_ptr(), y.data_ptr(), x.numel(), a, b, torch.get_num_threads())
         return y
@@ -505,13 +506,14 @@ def _plain(x: torch.Tensor) -> bool:
     grad), not a negative view, and no torch.compile, torch.export or torch.jit.trace
     in progress: a ctypes call would be invisible to them.
     """
+    # torch._C's tests, not torch.jit.is_tracing's wrapper: this runs on every call
     return (
         (type(x) is torch.Tensor or type(x) is torch.nn.Parameter)
         and x.layout == torch.strided
         and not x.is_neg()
         and not torch._C._functorch.is_functorch_wrapped_tensor(x)
         and not torch.compiler.is_compiling()
-        and not torch.jit.is_tracing()
+        and not torch._C._is_tracing()
     )
 
 
@@ -526,8 +528,9 @@ def plan(act: Activation, x: torch.Tensor, params: dict[str, Any]) -> Plan | Non
     if dtype not in _DTAG or not x.is_cpu or mode() == "off" or not _plain(x):
         return None
     values = tuple(params.values())
-    if any(isinstance(v, torch.Tensor) for v in values):
-        return None  # a learnable parameter: the reference path differentiates it
+    for v in values:
+        if isinstance(v, torch.Tensor):
+            return None  # a learnable parameter: the reference path differentiates it
     try:
         key = (act.name, dtype, *values)
         pl = _plans.get(key, False)

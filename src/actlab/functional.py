@@ -78,6 +78,14 @@ def dispatch(
 
 
 def _run(act: Activation, x: torch.Tensor, p: dict[str, Any], inplace: bool) -> torch.Tensor:
+    if not inplace:
+        # float32/half CPU tensors, numeric parameters: compiled or native kernels (None
+        # for every other case, also vector and user activations). First, as the hot path.
+        plan = _fast.plan(act, x, p)
+        if plan is not None:
+            if x.requires_grad and torch.is_grad_enabled():
+                return FastFn.apply(x, plan)
+            return plan.forward(x)
     tensor_names = tuple(k for k, v in p.items() if isinstance(v, torch.Tensor))
     if inplace:
         # A backward that needs the input, which the in-place write destroys, differentiates
@@ -91,13 +99,7 @@ def _run(act: Activation, x: torch.Tensor, p: dict[str, Any], inplace: bool) -> 
         return VectorFn.apply(x, act, tuple(p.items()))
     if act.grad is None:  # user activation without analytic derivative: plain autograd
         return act._eval(act.fn, x, p)
-    if not tensor_names:
-        plan = _fast.plan(act, x, p)  # float32/half CPU tensors: compiled or native kernels
-        if plan is not None:
-            if torch.is_grad_enabled() and x.requires_grad:
-                return FastFn.apply(x, plan)
-            return plan.forward(x)
-    else:
+    if tensor_names:
         sp = _fast.slope_plan(act, x, p)  # PReLU with a tensor slope: the prelu kernels
         if sp is not None:
             return _fast.SlopeFn.apply(x, p["weight"], sp)

@@ -100,6 +100,8 @@ FLOAT32 = {
     "leaky_relu": ("fwd32", "bwd32"),  # a slope beyond float32's range runs the double loops
     "hard_sigmoid": ("fwd32", "bwd32"),
     "hard_swish": ("fwd32", "bwd32"),
+    "threshold": ("fwd32", "bwd32"),  # a threshold beyond float32's range: the double loops
+    "soft_shrink": ("fwd32", "bwd32"),  # likewise for lambd
 }
 #: The kernels that also compute f and f' in one pass (NAME_fwdd_T): the entries whose
 #: derivative shares its costly part with f (Phi for gelu, e^x for the swish family and

@@ -236,12 +236,28 @@ D(sparse_plus) { UNUSED; return 0.5 * clip(x + 1.0, 0.0, 2.0); }
 /* functions/gated.py */
 INLINE double phi_cdf(double x) { return 0.5 * erfc(-x * SQRT_HALF); }
 /* gelu and its derivative together (NAME_fd: f returned, f' through *d): Phi(x) is the
- * costly part of both, and computed once where the two are wanted (the fwdd kernels) */
+ * costly part of both, and computed once where the two are wanted (the fwdd kernels).
+ * Two places need more than Phi in double. Near 0, Phi = 1/2 + x / sqrt(2 pi); below
+ * |x| = 2^-60 that term no longer moves a double 1/2, yet x Phi can lie halfway between two
+ * floats (x / 2 for a subnormal x), so 1/2 is moved by 2^-40 towards x's side: the tie
+ * then breaks as the exact value's does (ties to even got half of them wrong). Near the zero x0 of gelu'
+ * (-0.7518), Phi + x phi cancels (erfc's last-bit error became 0.58 ULP of float32 there):
+ * within 2^-10 of x0, f' is its Taylor series in s = x - x0 (coefficients from mpmath; s
+ * exact to 2^-53 relative, x0 a double pair; the series' error there is below 1e-20 of f'). */
+static const double GELU_D0_HI = -0.7517915246935645, GELU_D0_LO = 1.4956759177009883e-17;
 INLINE double gelu_fd(double x, double a, double b, double *d) {
     UNUSED;
     double cdf = phi_cdf(x);
+    cdf = fabs_(x) < 0x1p-60 ? 0.5 + __builtin_copysign(0x1p-40, x) : cdf;
     double pdf = INV_SQRT_2PI * exp_(-0.5 * x * x);
-    *d = cdf + zero_at_inf(x, x * pdf);
+    double s = (x - GELU_D0_HI) - GELU_D0_LO;
+    double p = 0.019421679838189067;
+    p = p * s - 0.014771522148244337;
+    p = p * s - 0.1140082332972217;
+    p = p * s - 0.018199676398671087;
+    p = p * s + 0.388284982990552;
+    p = p * s + 0.4314939923140469;
+    *d = fabs_(s) < 0x1p-10 ? s * p : cdf + zero_at_inf(x, x * pdf);
     return zero_at_inf(x, x * cdf);
 }
 INLINE double gelu_tanh_arg(double x) { return 2.0 * GELU_TANH_C * (x + GELU_TANH_K * x * x * x); }
@@ -809,6 +825,80 @@ LEAKY32(f16_t, f16)
 SOFTPLUS32(float, f32)
 SOFTPLUS32(bf16_t, bf16)
 SOFTPLUS32(f16_t, f16)
+/* threshold (a = threshold, b = value) and soft_shrink (a = lambd) are selections but for
+ * soft_shrink's x -/+ lambd, so in float32 they need only two things done with care: the
+ * comparison with a double, and that difference. For a float x, x > a exactly where
+ * x >= float_above(a), the least float above a; |x| - a is |x| - hi - lo for a = hi + lo
+ * (two floats), |x| - hi exact by Fast2Sum (|x| >= hi wherever the difference is used),
+ * rounded once but for the rounding of its small part. A parameter beyond float32's range
+ * takes the double loops. threshold's kernels and both derivatives are the double ones, bit
+ * for bit (a value b is rounded once, to float32, either way). */
+INLINE float float_above(double a) {
+    float f = (float)a;
+    return (double)f > a ? f : __builtin_nextafterf(f, __builtin_inff());
+}
+INLINE float shrink_by(float ax, float hi, float lo) { /* |x| - (hi + lo), for |x| >= hi */
+    float s = ax - hi;
+    float r = s + (((ax - s) - hi) - lo);
+    return ax == __builtin_inff() ? ax : r;
+}
+#define SELECT32(T, tag)                                                                        \
+    EXPORT void threshold_fwd32_##tag(const T *restrict x, T *restrict y, int64_t n, double a,  \
+                                      double b, int threads) {                                  \
+        if (!(fabs_(a) < 3e38)) { threshold_fwd_##tag(x, y, n, a, b, threads); return; }       \
+        const float above = float_above(a), value = (float)b;                                  \
+        _Pragma("omp parallel for simd schedule(static) num_threads(threads) if(n >= GRAIN)") \
+        for (int64_t i = 0; i < n; i++) {                                                       \
+            float v = loadf_##tag(x[i]);                                                        \
+            y[i] = storef_##tag(v < above ? value : v); /* NaN: false, v */                    \
+        }                                                                                       \
+    }                                                                                           \
+    EXPORT void threshold_bwd32_##tag(const T *restrict s, const T *restrict g,               \
+                                      T *restrict gx, int64_t n, double a, double b,           \
+                                      int threads) {                                            \
+        if (!(fabs_(a) < 3e38)) { threshold_bwd_##tag(s, g, gx, n, a, b, threads); return; }  \
+        const float above = float_above(a);                                                    \
+        _Pragma("omp parallel for simd schedule(static) num_threads(threads) if(n >= GRAIN)") \
+        for (int64_t i = 0; i < n; i++) {                                                       \
+            float v = loadf_##tag(s[i]);                                                        \
+            gx[i] = storef_##tag(loadf_##tag(g[i]) * (v != v ? v : (v >= above ? 1.0f : 0.0f))); \
+        }                                                                                       \
+    }                                                                                           \
+    EXPORT void soft_shrink_fwd32_##tag(const T *restrict x, T *restrict y, int64_t n,         \
+                                        double a, double b, int threads) {                      \
+        if (!(a < 3e38)) { soft_shrink_fwd_##tag(x, y, n, a, b, threads); return; }            \
+        const float hi = (float)a, lo = (float)(a - (double)hi);                               \
+        if (lo == 0.0f) { /* lambd is a float: one rounding, as in double */                   \
+            _Pragma("omp parallel for simd schedule(static) num_threads(threads) if(n >= GRAIN)") \
+            for (int64_t i = 0; i < n; i++) {                                                   \
+                float v = loadf_##tag(x[i]);                                                    \
+                y[i] = storef_##tag(v > hi ? v - hi : (v < -hi ? v + hi : v * 0.0f));           \
+            }                                                                                   \
+            return;                                                                             \
+        }                                                                                       \
+        const float above = float_above(a);                                                    \
+        _Pragma("omp parallel for simd schedule(static) num_threads(threads) if(n >= GRAIN)") \
+        for (int64_t i = 0; i < n; i++) {                                                       \
+            float v = loadf_##tag(x[i]), ax = fabsf_(v);                                       \
+            float r = __builtin_copysignf(shrink_by(ax, hi, lo), v);                           \
+            y[i] = storef_##tag(ax >= above ? r : v * 0.0f); /* NaN: v * 0 */                  \
+        }                                                                                       \
+    }                                                                                           \
+    EXPORT void soft_shrink_bwd32_##tag(const T *restrict s, const T *restrict g,             \
+                                        T *restrict gx, int64_t n, double a, double b,         \
+                                        int threads) {                                          \
+        if (!(a < 3e38)) { soft_shrink_bwd_##tag(s, g, gx, n, a, b, threads); return; }        \
+        const float above = float_above(a);                                                    \
+        _Pragma("omp parallel for simd schedule(static) num_threads(threads) if(n >= GRAIN)") \
+        for (int64_t i = 0; i < n; i++) {                                                       \
+            float v = loadf_##tag(s[i]);                                                        \
+            float d = v != v ? v : (fabsf_(v) >= above ? 1.0f : 0.0f);                          \
+            gx[i] = storef_##tag(loadf_##tag(g[i]) * d);                                        \
+        }                                                                                       \
+    }
+SELECT32(float, f32)
+SELECT32(bf16_t, bf16)
+SELECT32(f16_t, f16)
 
 /* ---- leaky ReLU with a tensor slope: PReLU's learnable weight, RReLU's per-element draws ---
  * x is seen in memory order as (outer, C, inner) and element (o, c, j) has the slope w[c]:

@@ -10,6 +10,7 @@ already names another entry is an error.
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 import math
 from collections.abc import Callable, Mapping
@@ -138,7 +139,30 @@ class Activation:
 
         Array-valued parameters (learnable weights) are passed through unchecked.
         """
-        caller = caller or self.name
+        if caller is None:  # the hot path (actlab.functional): values seen before pass
+            if not params:
+                return dict(self._default_params)
+            key = _plain_key(params)
+            if key is not None and key in self._checked:
+                out = dict(self._default_params)
+                out.update(params)
+                return out
+            out = self._resolve(params, self.name)
+            if key is not None and len(self._checked) < 1024:
+                self._checked.add(key)
+            return out
+        return self._resolve(params, caller)
+
+    @functools.cached_property
+    def _default_params(self) -> dict[str, Any]:
+        return self._resolve({}, self.name)
+
+    @functools.cached_property
+    def _checked(self) -> set[tuple]:
+        """Parameter values that passed :meth:`resolve`, as :func:`_plain_key` keys."""
+        return set()
+
+    def _resolve(self, params: Mapping[str, Any], caller: str) -> dict[str, Any]:
         known = {p.name: p for p in self.params}
         unknown = [k for k in params if k not in known]
         if unknown:
@@ -235,7 +259,21 @@ class Activation:
         return f"<Activation {self.name}>"
 
 
+def _plain_key(params: Mapping[str, Any]) -> tuple | None:
+    """``params`` as a hashable key, types included (1, 1.0 and True differ), or None
+    unless every value is a built-in scalar (a tensor or array is never remembered)."""
+    key = []
+    for k, v in params.items():
+        t = type(v)
+        if t is not float and t is not int and t is not bool and t is not str:
+            return None
+        key.append((k, t, v))
+    return tuple(key)
+
+
 def _is_array(v: Any) -> bool:
+    if type(v) is float or type(v) is int:  # the common case, without attribute lookups
+        return False
     return hasattr(v, "shape") and hasattr(v, "dtype") and not isinstance(v, np.number)
 
 

@@ -40,7 +40,10 @@ class Interval:
     allow_inf: bool = False
 
     def is_satisfied_by(self, value: Any) -> bool:
-        if isinstance(value, bool) or not isinstance(value, self.kind):
+        # the built-in number types first: isinstance against numbers' ABCs is slow
+        if type(value) not in _BUILTIN.get(self.kind, ()) and (
+            isinstance(value, bool) or not isinstance(value, self.kind)
+        ):
             return False
         if math.isnan(value):
             return False
@@ -64,6 +67,9 @@ class Interval:
         lb = "[" if self.closed in ("left", "both") and self.left is not None else "("
         rb = "]" if self.closed in ("right", "both") and self.right is not None else ")"
         return f"{kind} in the range {lb}{lo}, {hi}{rb}"
+
+
+_BUILTIN = {numbers.Real: (float, int), numbers.Integral: (int,)}
 
 
 @dataclass(frozen=True)

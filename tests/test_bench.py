@@ -52,3 +52,18 @@ def test_cli_bench_table_and_bad_size(capsys: pytest.CaptureFixture[str]) -> Non
     assert capsys.readouterr().out.startswith("| activation | impl |")
     with pytest.raises(SystemExit):
         main(["bench", "elu", "--size", "0"])
+
+
+def test_call_overhead_benchmark_measures_both_sides() -> None:
+    """benchmarks/call_overhead.py: every pair runs and gets a positive time per call."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "call_overhead.py"
+    spec = importlib.util.spec_from_file_location("call_overhead", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    res = mod.measure(size=16, rounds=1, calls=20)
+    assert set(res) == set(mod.cases(16))
+    for r in res.values():
+        assert 0 < r["actlab"] < 1e6 and 0 < r["torch"] < 1e6

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -21,6 +22,18 @@ def test_bench_rows_and_ratios() -> None:
         assert r.fwd_s > 0 and r.fwd_bwd_s > 0
         assert r.fwd_vs_copy > 0 and r.fwd_vs_relu > 0 and r.fwd_bwd_vs_relu > 0
         assert 0 < r.fwd_vs_exp < float("inf") and 0 < r.fwd_vs_erfc < float("inf")
+        assert math.isnan(r.fwd_spread) and math.isnan(r.fwd_bwd_spread)  # 3 repeats: none
+    (row,) = bench(["relu"], sizes=[4096], repeats=5, warmup=1, native=False)
+    assert 0 <= row.fwd_spread < float("inf") and 0 <= row.fwd_bwd_spread < float("inf")
+
+
+def test_spread_is_the_interquartile_range_over_the_median() -> None:
+    from actlab.analysis.bench import _spread
+
+    # quantiles (exclusive method) of 1..5: 1.5 and 4.5; median 3
+    assert _spread([5.0, 1.0, 3.0, 2.0, 4.0]) == pytest.approx(3.0 / 3.0)
+    assert _spread([2.0, 2.0, 2.0, 2.0]) == 0.0
+    assert math.isnan(_spread([1.0, 2.0, 3.0]))
 
 
 def test_bench_dtypes_and_errors() -> None:

@@ -6,7 +6,9 @@ there is one), interleaved round by round with two baselines measured on the sam
 tensor: a memory copy (``torch.empty_like(x).copy_(x)``, the roofline of an
 out-of-place elementwise op) and PyTorch's ReLU. Every figure is a median of
 repeats after warm-up, reported as a ratio to those baselines, because absolute
-times mean little on a shared machine whose CPU changes from day to day. Two more
+times mean little on a shared machine whose CPU changes from day to day; each row also
+carries the spread of its repeats (interquartile range over the median), since a
+sub-millisecond cell can move by half between runs on a noisy machine. Two more
 baselines show the floor of the functions built on a transcendental: a bare e^x
 (the faster of PyTorch's ``torch.exp`` and actlab's ``exponential``, so at least one
 accurate exponential per element) and PyTorch's ``erfc`` (GELU's), on the same tensor.
@@ -56,6 +58,9 @@ class BenchRow:
     path: str = ""  # actlab's variants, "forward/backward" (actlab._fast), or "reference"
     fwd_vs_exp: float = float("nan")  # over the fastest bare e^x on the same tensor
     fwd_vs_erfc: float = float("nan")  # over PyTorch's erfc on the same tensor
+    # (75th - 25th percentile) / median of the repeats: how far to trust the cell
+    fwd_spread: float = float("nan")
+    fwd_bwd_spread: float = float("nan")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -113,9 +118,10 @@ def saved_bytes(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> 
     return sum(seen.values())
 
 
-def _median_interleaved(
+def _interleaved(
     fns: dict[str, Callable[[], Any]], repeats: int, sync: Callable[[], None]
-) -> dict[str, float]:
+) -> dict[str, list[float]]:
+    """Seconds per call of every variant, ``repeats`` rounds of one call each."""
     times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
         for k, f in fns.items():  # one round of every variant, so drift hits them alike
@@ -124,7 +130,15 @@ def _median_interleaved(
             f()
             sync()
             times[k].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in times.items()}
+    return times
+
+
+def _spread(v: list[float]) -> float:
+    """The interquartile range over the median (nan with fewer than 4 repeats)."""
+    if len(v) < 4:
+        return float("nan")
+    q1, _, q3 = statistics.quantiles(v, n=4)
+    return (q3 - q1) / statistics.median(v)
 
 
 def _bench_tensor(
@@ -168,8 +182,9 @@ def _bench_tensor(
     for key, (_, _, f) in variants.items():
         fns[key] = lambda f=f: f(x)
         fns[key + "_fb"] = fwd_bwd(f)
-    _median_interleaved(fns, warmup, sync)
-    med = _median_interleaved(fns, repeats, sync)
+    _interleaved(fns, warmup, sync)
+    times = _interleaved(fns, repeats, sync)
+    med = {k: statistics.median(v) for k, v in times.items()}
     size = x.numel()
     exp_floor = min(med["exp_torch"], med["exp_actlab"])
     return [
@@ -189,6 +204,8 @@ def _bench_tensor(
             path=_path(functions.get(name), x) if impl == "actlab" else "",
             fwd_vs_exp=med[key] / exp_floor,
             fwd_vs_erfc=med[key] / med["erfc"],
+            fwd_spread=_spread(times[key]),
+            fwd_bwd_spread=_spread(times[key + "_fb"]),
         )
         for key, (name, impl, f) in variants.items()
     ]

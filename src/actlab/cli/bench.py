@@ -49,6 +49,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "fwd / relu",
         "fwd+bwd / relu",
         "fwd / exp",
+        "fwd spread",
         "saved B/elt",
         "path (fwd/bwd)",
     ]
@@ -62,6 +63,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"{r.fwd_vs_relu:.2f}",
             f"{r.fwd_bwd_vs_relu:.2f}",
             f"{r.fwd_vs_exp:.2f}",
+            "-" if r.fwd_spread != r.fwd_spread else f"{100 * r.fwd_spread:.0f}%",
             f"{r.saved_per_element:g}",
             r.path or "-",
         ]
@@ -69,7 +71,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     ]
     print_table(
         f"cost on {m['cpu']}, {rows[0].threads if rows else '?'} threads "
-        "(medians, ratios from one interleaved run)",
+        "(medians, ratios from one interleaved run; spread: interquartile range / median)",
         cols,
         body,
         args.format,

@@ -240,10 +240,11 @@ INLINE double phi_cdf(double x) { return 0.5 * erfc(-x * SQRT_HALF); }
  * Two places need more than Phi in double. Near 0, Phi = 1/2 + x / sqrt(2 pi); below
  * |x| = 2^-60 that term no longer moves a double 1/2, yet x Phi can lie halfway between two
  * floats (x / 2 for a subnormal x), so 1/2 is moved by 2^-40 towards x's side: the tie
- * then breaks as the exact value's does (ties to even got half of them wrong). Near the zero x0 of gelu'
- * (-0.7518), Phi + x phi cancels (erfc's last-bit error became 0.58 ULP of float32 there):
- * within 2^-10 of x0, f' is its Taylor series in s = x - x0 (coefficients from mpmath; s
- * exact to 2^-53 relative, x0 a double pair; the series' error there is below 1e-20 of f'). */
+ * then breaks as the exact value's does (ties to even got half of them wrong). Near the
+ * zero x0 of gelu' (-0.7518), Phi + x phi cancels (erfc's last-bit error became 0.58 ULP
+ * of float32 there): within 2^-10 of x0, f' is its Taylor series in s = x - x0
+ * (coefficients from mpmath; s exact to 2^-53 relative, x0 a double pair; the series'
+ * error there is below 1e-20 of f'). */
 static const double GELU_D0_HI = -0.7517915246935645, GELU_D0_LO = 1.4956759177009883e-17;
 INLINE double gelu_fd(double x, double a, double b, double *d) {
     UNUSED;
@@ -829,8 +830,8 @@ SOFTPLUS32(f16_t, f16)
  * soft_shrink's x -/+ lambd, so in float32 they need only two things done with care: the
  * comparison with a double, and that difference. For a float x, x > a exactly where
  * x >= float_above(a), the least float above a; |x| - a is |x| - hi - lo for a = hi + lo
- * (two floats), |x| - hi exact by Fast2Sum (|x| >= hi wherever the difference is used),
- * rounded once but for the rounding of its small part. A parameter beyond float32's range
+ * (two floats), with |x| - hi's rounding error recovered by Fast2Sum (|x| >= hi wherever
+ * the difference is used): rounded once but for the rounding of its small part. A parameter beyond float32's range
  * takes the double loops. threshold's kernels and both derivatives are the double ones, bit
  * for bit (a value b is rounded once, to float32, either way). */
 INLINE float float_above(double a) {

@@ -22,11 +22,14 @@ import time
 
 import numpy as np
 
-# parameters passed as the kernels' (a, b): the catalogue's defaults, and for the kernels
-# that compare with a parameter or subtract it, also one that float32 cannot hold
+# parameters passed as the kernels' (a, b): the catalogue's defaults, for the kernels that
+# compare with a parameter or subtract it also one that float32 cannot hold, and for those
+# that scale x by one (split into two floats) values on both sides of 1
 ARGS = {
     "elu": [(1.0, 0.0)],
-    "softplus": [(1.0, 20.0)],
+    "celu": [(1.0, 0.0), (2.0, 0.0), (0.1, 0.0)],
+    "softplus": [(1.0, 20.0), (2.0, 20.0), (0.3, 10.0)],
+    "swish": [(1.5, 0.0), (0.1, 0.0)],
     "leaky_relu": [(0.01, 0.0)],
     "soft_shrink": [(0.5, 0.0), (0.1, 0.0)],
     "threshold": [(0.0, 0.0), (0.1, 20.0)],

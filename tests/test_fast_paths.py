@@ -30,12 +30,13 @@ PARAMS: dict[str, list[dict]] = {
     "prelu": [{"weight": -0.5}],
     "rrelu": [{"lower": 0.1, "upper": 0.3}],
     "elu": [{"alpha": 0.5}],
-    "celu": [{"alpha": 2.0}],
-    "softplus": [{"beta": 2.0, "threshold": 10.0}],
+    # the float32 kernels form beta x and x / alpha as pairs: both sides of 1, and far out
+    "celu": [{"alpha": 2.0}, {"alpha": 1e-3}],
+    "softplus": [{"beta": 2.0, "threshold": 10.0}, {"beta": 0.3, "threshold": math.inf}],
     # 0.1 and 0.7 are not exact in any of the three dtypes: x = 0.1f lies above 0.1
     "hard_tanh": [{"min_val": -2.0, "max_val": 3.0}, {"min_val": 0.1, "max_val": 0.7}],
     "threshold": [{"threshold": 0.5, "value": -1.0}, {"threshold": 0.1, "value": 0.7}],
-    "swish": [{"beta": 1.5}],
+    "swish": [{"beta": 1.5}, {"beta": -0.5}, {"beta": 1e-11}],
     "squareplus": [{"b": 2.0}],
     "hard_shrink": [{"lambd": 1.0}, {"lambd": 0.1}],
     "soft_shrink": [{"lambd": 1.0}, {"lambd": 0.1}],
@@ -127,6 +128,28 @@ def test_thresholds_compare_with_the_parameter_itself(dtype: torch.dtype) -> Non
         assert torch.equal(act.forward(x, **p), want)  # NumPy-free reference path too
     d = actlab.get("hard_tanh").derivative(x, min_val=0.1, max_val=1.0)
     assert d.tolist() == [1.0 if above else 0.0, 0.0]
+
+
+@pytest.mark.skipif(not KERNELS_BUILT, reason="no C compiler: no kernels")
+@pytest.mark.parametrize(
+    "name, p",
+    [
+        ("swish", {"beta": 1e13}),
+        ("swish", {"beta": 0.0}),
+        ("celu", {"alpha": 1e-13}),
+        ("softplus", {"beta": 1e-13}),
+    ],
+)
+def test_scaled_float32_kernels_fall_back_outside_their_range(name: str, p: dict) -> None:
+    """beta x and x / alpha are formed as float pairs for factors within [2^-40, 2^40] only;
+    beyond, the float32 export runs the double loops: bit for bit the compiled variant."""
+    act = actlab.get(name)
+    fwds, bwds = _fast.candidates(act, torch.float32, act.resolve(p))
+    x = torch.cat([torch.linspace(-3e13, 3e13, 4001), torch.linspace(-30, 30, 4001)])
+    assert torch.equal(fwds["compiled32"](x), fwds["compiled"](x))
+    g = torch.ones_like(x)
+    if "compiled32" in bwds:
+        assert torch.equal(bwds["compiled32"](x, g), bwds["compiled"](x, g))
 
 
 def _edges(dtype: torch.dtype) -> torch.Tensor:
@@ -409,9 +432,11 @@ def test_choice_is_measured_and_remembered(tmp_path, monkeypatch) -> None:
         assert (tmp_path / f"choices-{_kernels.machine_key()}.json").exists()
         _fast.reset()  # a new process reads the file instead of timing again
         assert _fast.choices() == ch
-        # one fast candidate (gelu: the kernel; celu: PyTorch's op is not correctly
-        # rounded, so only the fallback): nothing to time, nothing remembered
+        # one fast candidate (gelu: the kernel; celu without its float32 kernel: PyTorch's
+        # op is not correctly rounded, so only the fallback): nothing timed or remembered
         assert _fast.plan(actlab.get("gelu"), torch.randn(100), {}).fwd_variant == "compiled"
+        monkeypatch.setenv("ACTLAB_FAST", "rounded")
+        _fast.reset()
         ce = actlab.get("celu")
         assert _fast.plan(ce, torch.randn(100), ce.resolve({})).fwd_variant == "compiled"
         assert set(_fast.choices()) == {fwd}
@@ -420,19 +445,22 @@ def test_choice_is_measured_and_remembered(tmp_path, monkeypatch) -> None:
 
 
 def test_bounds_mode_lets_inexact_natives_compete(monkeypatch) -> None:
-    """ACTLAB_FAST=bounds: PyTorch's celu (1 ULP-ish) competes with the kernel; auto: not."""
+    """ACTLAB_FAST=bounds: PyTorch's celu (1 ULP-ish) competes with the kernels; auto: not."""
     x = torch.randn(64)
-    celu = actlab.get("celu")  # a native op, a double kernel, no float32 kernel
+    celu = actlab.get("celu")  # a native op, a double kernel and a float32 one
     try:
         _fast.reset()
-        assert _fast.plan(celu, x, celu.resolve({})).fwd_variant == (
-            "compiled" if KERNELS_BUILT else "native"
-        )
+        auto = _fast.plan(celu, x, celu.resolve({})).fwd_variant
+        assert auto in (("compiled", "compiled32") if KERNELS_BUILT else ("native",))
+        assert not any("native" in k for k in _fast.choices() if k.startswith("celu/"))
         monkeypatch.setenv("ACTLAB_FAST", "bounds")
         _fast.reset()
-        assert _fast.plan(celu, x, celu.resolve({})).fwd_variant in ("compiled", "native")
+        assert _fast.plan(celu, x, celu.resolve({})).fwd_variant in (
+            "compiled", "compiled32", "native"
+        )
         if KERNELS_BUILT:
-            assert any(k.startswith("celu/f32/fwd/compiled+native") for k in _fast.choices())
+            key = "celu/f32/fwd/compiled+compiled32+native"
+            assert any(k.startswith(key) for k in _fast.choices())
     finally:
         _fast.reset()
 
@@ -676,6 +704,6 @@ def test_rrelu_training_draws_through_the_slope_kernel() -> None:
 
 @pytest.mark.skipif(not KERNELS_BUILT, reason="no kernels on this machine")
 def test_a_kernel_an_entry_does_not_have_is_none() -> None:
-    assert _kernels.function("celu", "fwd32", "f32") is None  # celu runs in double only
+    assert _kernels.function("gelu_tanh", "fwd32", "f32") is None  # in double only
     assert _kernels.function("relu", "fwdd", "f32") is None  # not in FUSED
     assert _kernels.function("celu", "fwd", "f32") is not None

@@ -94,7 +94,10 @@ FLOAT32 = {
     "elu": ("fwd32", "bwd32"),
     "selu": ("fwd32", "bwd32"),
     "softsign": ("fwd32",),
-    "softplus": ("fwd32", "bwd32"),  # beta 1 in float32; other betas run the double loops
+    "softplus": ("fwd32", "bwd32"),  # a beta beyond [2^-40, 2^40]: the double loops
+    "celu": ("fwd32", "bwd32"),  # likewise for 1 / alpha
+    "swish": ("fwd32",),  # likewise for beta
+    "quick_gelu": ("fwd32",),
     "log_sigmoid": ("fwd32", "bwd32"),
     "mish": ("fwd32",),
     "leaky_relu": ("fwd32", "bwd32"),  # a slope beyond float32's range runs the double loops

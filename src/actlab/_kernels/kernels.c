@@ -350,8 +350,8 @@ D(tanh_shrink) { UNUSED; double t = tanh_(x); return t * t; }
  * benchmarks/exhaustive_f32.py and recorded in docs/benchmarks.md; the rounding errors that
  * would otherwise dominate are removed where they arise (a quotient's remainder by FMA,
  * 1 + e by Fast2Sum, e^x carried as a pair hi + lo to about 2^-30). Derivatives with a
- * zero (silu', gelu', mish') have no such kernel: near the zero, float32 arithmetic loses
- * all relative accuracy. */
+ * zero (silu', swish', quick_gelu', gelu', mish') have no such kernel: near the zero,
+ * float32 arithmetic loses all relative accuracy. */
 INLINE float minf_(float x, float c) { return x > c ? c : x; }
 INLINE float maxf_(float x, float c) { return x < c ? c : x; }
 INLINE float clipf_(float x, float lo, float hi) { return maxf_(minf_(x, hi), lo); }
@@ -365,16 +365,19 @@ static const float LN2_C2 = -2.12194442e-4f;         /* ln2 - C1, rounded */
 static const float LN2_C3 = 1.64659497e-12f;         /* ln2 - C1 - C2 */
 
 /* e^x = (hi + lo) 2^k: the reduction x = k ln2 + r (its first step exact, what rounding r
- * loses kept in rl), then e^r = 1 + r + r^2 q(r) + rl (1 + r), q the Taylor series to r^8
+ * loses kept in rl), then e^r = 1 + r + r^2 q(r) + rl e^r, q the Taylor series to r^8
  * (remainder below 2^-32), summed so that hi + lo carries e^r to about 2^-30 (|lo| at
  * most half an ULP of hi: the corrections below assume a small low part). x must be
- * within [-150, 88.75]; k comes back in the bits of *t. */
-INLINE float exp_parts(float x, float *lo, float *t) {
+ * within [-174, 88.75]; k comes back in the bits of *t. An argument given as a pair x + xl
+ * (|xl| up to 2^-16; pair = 1) joins rl: e^(x + xl) to the same accuracy, where rounding
+ * the argument would cost |x| 2^-24. pair is a constant at every call: without a low part
+ * (xl = -0, which the compiler drops), rl e^r is rl (1 + r) to 2^-32, one FMA less. */
+INLINE float exp_parts(float x, float xl, int pair, float *lo, float *t) {
     *t = fmaf_(x, 1.44269504088896341f, MAGICF);
     float k = *t - MAGICF;
     float r1 = fmaf_(-k, LN2_C1, x);
     float r = fmaf_(-k, LN2_C2, r1);
-    float rl = fmaf_(-k, LN2_C3, fmaf_(-k, LN2_C2, r1 - r));
+    float rl = fmaf_(-k, LN2_C3, fmaf_(-k, LN2_C2, r1 - r)) + xl;
     float q = 1.0f / 40320.0f;
     q = fmaf_(q, r, 1.0f / 5040.0f);
     q = fmaf_(q, r, 1.0f / 720.0f);
@@ -383,7 +386,8 @@ INLINE float exp_parts(float x, float *lo, float *t) {
     q = fmaf_(q, r, 1.0f / 6.0f);
     q = fmaf_(q, r, 0.5f);
     float h = 1.0f + r;
-    float l = ((1.0f - h) + r) + fmaf_(q, r * r, fmaf_(r, rl, rl));
+    float r2 = r * r;
+    float l = ((1.0f - h) + r) + fmaf_(q, r2, fmaf_(pair ? fmaf_(q, r2, r) : r, rl, rl));
     float hi = h + l; /* normalized (Fast2Sum): |lo| <= half an ULP of hi */
     *lo = (h - hi) + l;
     return hi;
@@ -393,14 +397,17 @@ INLINE float pow2f(int32_t k) { return ffrom((k + 127) << 23); } /* -126 <= k <=
 
 /* e^x = (n + nl) m: n, nl scaled by 2^(k/2) (normal), m the rest of 2^k, so that
  * multiplying by m last rounds once, also into the subnormals */
-INLINE float exp_pair(float x, float *nl, float *m) {
+INLINE float exp_pair_lo(float x, float xl, int pair, float *nl, float *m) {
     float t, lo;
-    float hi = exp_parts(clipf_(x, -150.0f, 88.75f), &lo, &t);
+    float hi = exp_parts(clipf_(x, -174.0f, 88.75f), xl, pair, &lo, &t);
     int32_t k = k_of(t), k1 = k >> 1;
     float s1 = pow2f(k1);
     *m = pow2f(k - k1);
     *nl = lo * s1;
     return hi * s1;
+}
+INLINE float exp_pair(float x, float *nl, float *m) {
+    return exp_pair_lo(clipf_(x, -150.0f, 88.75f), -0.0f, 0, nl, m);
 }
 INLINE float expf_(float x) {
     float nl, m;
@@ -409,11 +416,11 @@ INLINE float expf_(float x) {
     y = x > 88.75f ? __builtin_inff() : y;
     return x < -104.0f ? 0.0f : y;
 }
-/* e^x - 1 = 2^k (hi + lo) - 1 for -30 <= x <= 88 (callers clip) as a pair: 2^k hi - 1 by
- * Fast2Sum (the larger of the two first) */
-INLINE float expm1_pair(float x, float *el) {
+/* e^(x + xl) - 1 = 2^k (hi + lo) - 1 for -30 <= x <= 88 (callers clip) as a pair: 2^k hi - 1
+ * by Fast2Sum (the larger of the two first) */
+INLINE float expm1_pair(float x, float xl, int pair, float *el) {
     float t, lo;
-    float hi = exp_parts(x, &lo, &t);
+    float hi = exp_parts(x, xl, pair, &lo, &t);
     float two_k = pow2f(k_of(t));
     float h = hi * two_k;
     float e = h - 1.0f;
@@ -442,14 +449,16 @@ INLINE float div_pair(float a, float al, float d, float dl, float inv) {
     float rem = fmaf_(-q, d, a) + al;
     return fmaf_(rem - q * dl, inv, q);
 }
-/* sigmoid(x) = n / (1 + e) with e = e^-|x| = (n + nl) m, n = 1 for x >= 0 */
-INLINE float sigmoidf_(float x) {
+/* sigmoid(x) = n / (1 + e) with e = e^-|x| = (n + nl) m, n = 1 for x >= 0. The argument may
+ * be a pair x + xl, given as ml, the low part of -|x + xl| (-0 where there is none). */
+INLINE float sigmoidf_lo(float x, float ml, int pair) {
     float nl, m;
-    float n = exp_pair(-fabsf_(x), &nl, &m);
+    float n = exp_pair_lo(-fabsf_(x), ml, pair, &nl, &m);
     float dl, d = one_plus(n * m, nl * m, &dl);
     int neg = x < 0.0f;
     return div_pair(neg ? n : 1.0f, neg ? nl : 0.0f, d, dl, 1.0f / d) * (neg ? m : 1.0f);
 }
+INLINE float sigmoidf_(float x) { return sigmoidf_lo(x, -0.0f, 0); }
 /* c sigmoid(|x|) sigmoid(-|x|) for a power of 2 c: e's power of 2 applied last, so that a
  * subnormal result rounds once */
 INLINE float sigmoid_gradf_(float x, float c) {
@@ -459,36 +468,53 @@ INLINE float sigmoid_gradf_(float x, float c) {
     float inv = 1.0f / d;
     return (c * div_pair(1.0f, 0.0f, d, dl, inv)) * div_pair(n, nl, d, dl, inv) * m;
 }
-/* x sigmoid(x): x / (1 + e) for x >= 0, x (n + nl) m / (1 + e) below, x n kept as an
- * exact pair by FMA */
-INLINE float siluf_(float x) {
+/* x sigmoid(v) (v = x for silu, beta x for swish): x / (1 + e) for v >= 0, x (n + nl) m /
+ * (1 + e) below, e = e^-|v| = (n + nl) m, x n kept as an exact pair by FMA. v may be a pair
+ * v + vl, given as ml, the low part of -|v + vl| (-0 where there is none). Below v = -174,
+ * x e^v is 0 for every caller (for swish, x = v / beta with beta >= 2^-40, and 174 2^40
+ * e^-174 underflows); at x = +/-inf, the limits the double kernels take: x where sigmoid
+ * is 1, else 0. pair as for exp_parts. */
+INLINE float x_sigmoidf(float x, float v, float ml, int pair) {
     float nl, m;
-    float n = exp_pair(-fabsf_(x), &nl, &m);
+    float n = exp_pair_lo(-fabsf_(v), ml, pair, &nl, &m);
     float dl, d = one_plus(n * m, nl * m, &dl);
-    int neg = x < 0.0f;
+    int neg = v < 0.0f;
     float a = neg ? x * n : x;
     float al = neg ? fmaf_(x, n, -a) + x * nl : 0.0f;
     float y = div_pair(a, al, d, dl, 1.0f / d) * (neg ? m : 1.0f);
-    y = x < -150.0f ? -0.0f : y; /* x e^x underflows (and exp_pair clipped x) */
-    return x == -__builtin_inff() ? 0.0f : (x == __builtin_inff() ? x : y); /* the limits */
+    y = v < -174.0f ? x * 0.0f : y; /* exp_pair_lo clipped v */
+    y = x == 0.0f ? x : y;          /* -0 stays -0 (the correction would make it +0) */
+    return fabsf_(x) == __builtin_inff() ? (v > 0.0f ? x : 0.0f) : y;
+}
+/* x sigmoid(v + vl) for a pair whose low part may be anything where |v| >= 256 (sigmoid is
+ * 0 or 1 there): that of -|v + vl| for x_sigmoidf */
+INLINE float x_sigmoid_pair(float x, float v, float vl) {
+    float ml = v < 0.0f ? vl : -vl;
+    return x_sigmoidf(x, v, fabsf_(v) < 256.0f ? ml : 0.0f, 1);
+}
+/* beta x = v + vl for beta = bh + bl (two floats): x bh exact by FMA */
+INLINE float mul_pair(float x, float bh, float bl, float *vl) {
+    float v = x * bh;
+    *vl = fmaf_(x, bh, -v) + x * bl;
+    return v;
 }
 /* tanh |x| = E / (E + 2), E = e^(2|x|) - 1 as a pair; sign restored; 1 beyond 9.1 */
 INLINE float tanhf_(float x) {
     float el, dl;
-    float e = expm1_pair(2.0f * minf_(fabsf_(x), 10.0f), &el);
+    float e = expm1_pair(2.0f * minf_(fabsf_(x), 10.0f), -0.0f, 0, &el);
     float d = add_pair(e, el, 2.0f, &dl);
     return __builtin_copysignf(div_pair(e, el, d, dl, 1.0f / d), x);
 }
-/* c e^x for x <= 0 and c (e^x - 1), the products in double from the pairs: c rounds
- * nowhere, and the result rounds once (also into the subnormals) */
-INLINE float scaled_expf(double c, float x) {
+/* c e^(x + xl) for x <= 0 and c (e^(x + xl) - 1), the products in double from the pairs: c
+ * rounds nowhere, and the result rounds once (also into the subnormals) */
+INLINE float scaled_expf(double c, float x, float xl, int pair) {
     float nl, m;
-    float n = exp_pair(x, &nl, &m);
+    float n = exp_pair_lo(clipf_(x, -150.0f, 88.75f), xl, pair, &nl, &m);
     return x < -150.0f ? 0.0f : (float)(c * ((double)n + (double)nl) * (double)m);
 }
-INLINE float scaled_expm1f(double c, float x) {
+INLINE float scaled_expm1f(double c, float x, float xl, int pair) {
     float el;
-    float e = expm1_pair(clipf_(x, -30.0f, 0.0f), &el);
+    float e = expm1_pair(clipf_(x, -30.0f, 0.0f), xl, pair, &el);
     return x < -30.0f ? (float)-c : (float)(c * ((double)e + (double)el));
 }
 /* a + b exactly as s + *err (Knuth's TwoSum: no ordering needed) */
@@ -498,14 +524,14 @@ INLINE float two_sum(float a, float b, float *err) {
     *err = (a - (s - bb)) + (b - bb);
     return s;
 }
-/* c + log(1 + e) for 0 <= e <= 1 given as n m + nl m (exp_pair's form) and c >= 0 exact,
- * rounded about once: 1 + e as a pair d + dl; log d by fdlibm's form
+/* c + cl + log(1 + e) for 0 <= e <= 1 given as n m + nl m (exp_pair's form) and c >= 0 (cl
+ * small against it), as a pair t + *tl: 1 + e as a pair d + dl; log d by fdlibm's form
  * log(1 + g) = g - g^2/2 + s (g^2/2 + R(s^2)) on d in [sqrt(1/2), sqrt(2)) (halved above,
  * + ln2), s = g / (2 + g), R the atanh series to s^10 (remainder below 2^-34), dl / d
  * for the low part. The large terms (c, k ln2, g - g^2/2) are summed exactly (TwoSum,
- * FMA) and the small ones added last. For tiny e, d = 1 and log1p(e) is dl = e, rounded
- * once (also into the subnormals). */
-INLINE float add_log1p_expf(float c, float n, float nl, float m) {
+ * FMA) and the small ones added last. For tiny e, d = 1 and log1p(e) is dl = e, which the
+ * float sum below rounds once (also into the subnormals). */
+INLINE float add_log1p_exp_pair(float c, float cl, float n, float nl, float m, float *tl) {
     float e = n * m;
     float dl, d = one_plus(e, nl * m, &dl);
     int big = d > 1.41421356f;
@@ -524,10 +550,16 @@ INLINE float add_log1p_expf(float c, float n, float nl, float m) {
     float h_lo = fmaf_(hg, g, -h); /* g^2 / 2 = h + h_lo exactly */
     float e1, e2, e3;
     float hi = two_sum(g, -h, &e1);
-    float small = fmaf_(s, h + r, dl / d) + (e1 - h_lo) + (big ? 1.42860682e-6f : 0.0f);
+    float small = fmaf_(s, h + r, dl / d) + (e1 - h_lo) + (big ? 1.42860682e-6f : 0.0f) + cl;
     float t1 = two_sum(big ? 0.693145752f : 0.0f, hi, &e2); /* ln2 = 0.693145752 + 1.4286e-6 */
     float t = two_sum(c, t1, &e3);
-    return t + (small + (e2 + e3));
+    *tl = small + (e2 + e3);
+    return t;
+}
+/* the same rounded to a float, for an exact c (the compiler drops the + -0) */
+INLINE float add_log1p_expf(float c, float n, float nl, float m) {
+    float tl, t = add_log1p_exp_pair(c, -0.0f, n, nl, m, &tl);
+    return t + tl;
 }
 /* softplus x = max(x, 0) + log(1 + e^-|x|) (beta 1), x itself above the threshold b */
 INLINE float softplus1f(float x, double b) {
@@ -576,22 +608,68 @@ INLINE float plus3(float x, float *err) {
 }
 static const double SELU_SA = SELU_SCALE * SELU_ALPHA;
 
+/* Functions of a scaled argument: swish's beta x, quick_gelu's 1.702 x, celu's x / alpha,
+ * softplus's beta x. Rounding the argument to a float would cost up to |arg| 2^-24 of
+ * relative error in e^arg, 100 ULP and more in the tails; each is formed as a pair v + vl
+ * instead (products of floats exact by FMA, the constant split into two floats), and the
+ * low part joins e^v's reduction (exp_parts). */
+/* 1.702 = QG_HI + QG_LO */
+static const float QG_HI = 1.702f, QG_LO = (float)(1.702 - (double)1.702f);
+/* celu for x <= 0: alpha (e^u - 1), u = x / alpha = x (ih + il), 1 / alpha split in two
+ * floats; where |u| < 2^-26 the result rounds to x itself (e^u - 1 = u (1 + u / 2 ...)),
+ * which also keeps the pair away from the subnormals */
+INLINE float celuf_(float x, float ih, float il, double alpha) {
+    float ul, u = mul_pair(x, ih, il, &ul);
+    float y = fabsf_(u) < 0x1p-26f ? x : scaled_expm1f(alpha, u, ul, 1);
+    return x > 0.0f ? x : y;
+}
+INLINE float celu_gradf(float x, float ih, float il) {
+    float ul, u = mul_pair(minf_(x, 0.0f), ih, il, &ul);
+    return x > 0.0f ? 1.0f : scaled_expf(1.0, u, ul, 1);
+}
+/* softplus for beta = bh + bl other than 1: log(1 + e^v) / beta, v = beta x as a pair.
+ * max(v, 0) + log(1 + e^-|v|) as a pair t + tl, divided by beta in double; below v = -10,
+ * where log(1 + e) = e - e^2 / 2 to 2^-45 but 1 + e leaves e only a few bits of the pair,
+ * that series in double from exp_pair_lo's parts instead (also where the result lies far
+ * below the float32 range of e, for beta < 1: it rounds once). x itself where beta x > b
+ * (compared in double, as the double kernel does) and where v > 64. */
+INLINE float softplus_betaf(float x, float bh, float bl, double a, double b) {
+    float vl, v = mul_pair(x, bh, bl, &vl);
+    vl = fabsf_(v) < 256.0f ? vl : 0.0f;
+    int neg = v < 0.0f;
+    float nl, m;
+    float n = exp_pair_lo(-fabsf_(v), neg ? vl : -vl, 1, &nl, &m);
+    float tl, t = add_log1p_exp_pair(neg ? 0.0f : v, neg ? 0.0f : vl, n, nl, m, &tl);
+    double e = ((double)n + (double)nl) * (double)m;
+    float y = (float)(v < -10.0f ? e * (1.0 - 0.5 * e) / a : ((double)t + (double)tl) / a);
+    return ((double)x * a > b || v > 64.0f) ? x : y;
+}
+INLINE float softplus_beta_gradf(float x, float bh, float bl, double a, double b) {
+    float vl, v = mul_pair(x, bh, bl, &vl);
+    float ml = v < 0.0f ? vl : -vl;
+    float s = sigmoidf_lo(v, fabsf_(v) < 256.0f ? ml : 0.0f, 1);
+    return (double)x * a > b ? 1.0f : s;
+}
+
 #define G(name) INLINE float name##_g(float x, double a, double b)
 #define GD(name) INLINE float name##_gd(float x, double a, double b)
 G(sigmoid) { UNUSED; return sigmoidf_(x); }
 GD(sigmoid) { UNUSED; return sigmoid_gradf_(x, 1.0f); }
-G(silu) { UNUSED; return x == 0.0f ? x : siluf_(x); } /* -0 stays -0 */
+G(silu) { UNUSED; return x_sigmoidf(x, x, -0.0f, 0); }
 G(exponential) { UNUSED; return expf_(x); }
 GD(exponential) { UNUSED; return x; } /* from the output */
 G(tanh) { UNUSED; return tanhf_(x); }
 GD(tanh) { UNUSED; return sigmoid_gradf_(2.0f * x, 4.0f); }
 /* ELU family: alpha's product in double, so that alpha rounds nowhere */
-G(elu) { (void)b; return x > 0.0f ? x : scaled_expm1f(a, x); }
-GD(elu) { (void)b; return x > 0.0f ? 1.0f : scaled_expf(a, minf_(x, 0.0f)); }
-G(selu) { UNUSED; return x > 0.0f ? (float)(SELU_SCALE * (double)x) : scaled_expm1f(SELU_SA, x); }
+G(elu) { (void)b; return x > 0.0f ? x : scaled_expm1f(a, x, -0.0f, 0); }
+GD(elu) { (void)b; return x > 0.0f ? 1.0f : scaled_expf(a, minf_(x, 0.0f), -0.0f, 0); }
+G(selu) {
+    UNUSED;
+    return x > 0.0f ? (float)(SELU_SCALE * (double)x) : scaled_expm1f(SELU_SA, x, -0.0f, 0);
+}
 GD(selu) {
     UNUSED;
-    return x > 0.0f ? (float)SELU_SCALE : scaled_expf(SELU_SA, minf_(x, 0.0f));
+    return x > 0.0f ? (float)SELU_SCALE : scaled_expf(SELU_SA, minf_(x, 0.0f), -0.0f, 0);
 }
 /* softplus in float32 for beta = 1 only: beta x rounds in float32, which near e^(beta x)'s
  * tail would cost |beta x| ULP; other betas take the double kernel (see SOFTPLUS32) */
@@ -599,6 +677,24 @@ G(softplus_b1) { (void)a; return softplus1f(x, b); }
 GD(softplus_b1) { (void)a; return (double)x > b ? 1.0f : sigmoidf_(x); }
 G(log_sigmoid) { UNUSED; return -softplus1f(-x, INF); }
 G(mish) { UNUSED; return x == 0.0f ? x : mishf_(x); } /* -0 stays -0 */
+G(quick_gelu) {
+    UNUSED;
+    float vl, v = mul_pair(x, QG_HI, QG_LO, &vl);
+    return x_sigmoid_pair(x, v, vl);
+}
+/* with a parameter split in two floats hi + lo (beta, or 1 / alpha for celu); a is the
+ * parameter itself (see SPLIT32) */
+#define GS(name) INLINE float name##_gs(float x, float hi, float lo, double a, double b)
+#define GSD(name) INLINE float name##_gsd(float x, float hi, float lo, double a, double b)
+GS(swish) {
+    (void)a; (void)b;
+    float vl, v = mul_pair(x, hi, lo, &vl);
+    return x_sigmoid_pair(x, v, vl);
+}
+GS(celu) { (void)b; return celuf_(x, hi, lo, a); }
+GSD(celu) { UNUSED; return celu_gradf(x, hi, lo); }
+GS(softplus_beta) { return softplus_betaf(x, hi, lo, a, b); }
+GSD(softplus_beta) { return softplus_beta_gradf(x, hi, lo, a, b); }
 GD(log_sigmoid) { UNUSED; return sigmoidf_(-x); }
 /* hard_sigmoid (x + 3) / 6 and hard_swish x (x + 3) / 6 inside (-3, 3): x + 3 and x (x + 3)
  * as exact pairs, one corrected quotient; their derivatives 1/6 and (2x + 3) / 6 alike */
@@ -810,22 +906,70 @@ FWD32(hard_swish) BWD32(hard_swish)
 LEAKY32(float, f32)
 LEAKY32(bf16_t, bf16)
 LEAKY32(f16_t, f16)
-/* softplus: the float32 loops for beta = 1, the double ones for any other beta */
+/* Loops over an element function with a split parameter (NAME_gs, NAME_gsd): P, an
+ * expression of a, as two floats hi + lo (to 2^-48). The exports run them where P is within
+ * [2^-40, 2^40] in magnitude (the range the element functions were analysed for: a product
+ * of x with it neither overflows where it matters nor leaves the pair among the subnormals)
+ * and the double loops elsewhere. */
+INLINE int splittable(double p) { return fabs_(p) >= 0x1p-40 && fabs_(p) <= 0x1p40; }
+#define LOOP_FWDS(name, T, tag, P)                                                               \
+    static void name##_fwds_##tag(const T *restrict x, T *restrict y, int64_t n, double a,     \
+                                  double b, int threads) {                                      \
+        const double p = (P);                                                                   \
+        const float hi = (float)p, lo = (float)(p - (double)hi);                                \
+        _Pragma("omp parallel for simd schedule(static) num_threads(threads) if(n >= GRAIN)") \
+        for (int64_t i = 0; i < n; i++)                                                         \
+            y[i] = storef_##tag(name##_gs(loadf_##tag(x[i]), hi, lo, a, b));                   \
+    }
+#define LOOP_BWDS(name, T, tag, P)                                                               \
+    static void name##_bwds_##tag(const T *restrict s, const T *restrict g, T *restrict gx,    \
+                                  int64_t n, double a, double b, int threads) {                 \
+        const double p = (P);                                                                   \
+        const float hi = (float)p, lo = (float)(p - (double)hi);                                \
+        _Pragma("omp parallel for simd schedule(static) num_threads(threads) if(n >= GRAIN)") \
+        for (int64_t i = 0; i < n; i++)                                                         \
+            gx[i] = storef_##tag(loadf_##tag(g[i]) *                                            \
+                                 name##_gsd(loadf_##tag(s[i]), hi, lo, a, b));                  \
+    }
+/* NAME_fwd32_T and NAME_bwd32_T: FAST_fwds_T where COND holds, else the double loops */
+#define FWD32_IF(name, T, tag, cond, fast)                                                       \
+    EXPORT void name##_fwd32_##tag(const T *restrict x, T *restrict y, int64_t n, double a,    \
+                                   double b, int threads) {                                     \
+        if (cond) fast##_fwds_##tag(x, y, n, a, b, threads);                                    \
+        else name##_fwd_##tag(x, y, n, a, b, threads);                                          \
+    }
+#define BWD32_IF(name, T, tag, cond, fast)                                                       \
+    EXPORT void name##_bwd32_##tag(const T *restrict s, const T *restrict g, T *restrict gx,   \
+                                   int64_t n, double a, double b, int threads) {                \
+        if (cond) fast##_bwds_##tag(s, g, gx, n, a, b, threads);                                \
+        else name##_bwd_##tag(s, g, gx, n, a, b, threads);                                      \
+    }
+/* softplus: beta = 1 has loops of its own (no product to form); another beta is split */
 #define SOFTPLUS32(T, tag)                                                                      \
     LOOP_FWD32(softplus_b1, T, tag) LOOP_BWD32(softplus_b1, T, tag)                            \
+    LOOP_FWDS(softplus_beta, T, tag, a) LOOP_BWDS(softplus_beta, T, tag, a)                    \
     EXPORT void softplus_fwd32_##tag(const T *restrict x, T *restrict y, int64_t n, double a,  \
                                      double b, int threads) {                                  \
         if (a == 1.0) softplus_b1_fwd32_##tag(x, y, n, a, b, threads);                         \
+        else if (splittable(a)) softplus_beta_fwds_##tag(x, y, n, a, b, threads);              \
         else softplus_fwd_##tag(x, y, n, a, b, threads);                                       \
     }                                                                                          \
     EXPORT void softplus_bwd32_##tag(const T *restrict s, const T *restrict g, T *restrict gx, \
                                      int64_t n, double a, double b, int threads) {             \
         if (a == 1.0) softplus_b1_bwd32_##tag(s, g, gx, n, a, b, threads);                     \
+        else if (splittable(a)) softplus_beta_bwds_##tag(s, g, gx, n, a, b, threads);          \
         else softplus_bwd_##tag(s, g, gx, n, a, b, threads);                                   \
     }
-SOFTPLUS32(float, f32)
-SOFTPLUS32(bf16_t, bf16)
-SOFTPLUS32(f16_t, f16)
+/* swish (a = beta) and celu (a = alpha, split as 1 / alpha) */
+#define SCALED32(T, tag)                                                                        \
+    LOOP_FWDS(swish, T, tag, a) FWD32_IF(swish, T, tag, splittable(a), swish)                  \
+    LOOP_FWDS(celu, T, tag, 1.0 / a) FWD32_IF(celu, T, tag, splittable(1.0 / a), celu)         \
+    LOOP_BWDS(celu, T, tag, 1.0 / a) BWD32_IF(celu, T, tag, splittable(1.0 / a), celu)         \
+    SOFTPLUS32(T, tag)
+SCALED32(float, f32)
+SCALED32(bf16_t, bf16)
+SCALED32(f16_t, f16)
+FWD32(quick_gelu)
 /* threshold (a = threshold, b = value) and soft_shrink (a = lambd) are selections but for
  * soft_shrink's x -/+ lambd, so in float32 they need only two things done with care: the
  * comparison with a double, and that difference. For a float x, x > a exactly where

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from actlab.analysis.bench import bench, native_op, saved_bytes
+from actlab.analysis.bench import bench, native_op, peak_bytes, plot_rows, saved_bytes
 from actlab.cli import main
 
 
@@ -49,6 +49,46 @@ def test_saved_bytes_counts_what_backward_keeps() -> None:
     assert saved_bytes(lambda t: t * 2.0, x) == 0  # a constant scale saves nothing
     assert saved_bytes(lambda t: t * t, x) == 4000  # x saved twice, the same storage counted once
     assert native_op("gelu") is torch.nn.functional.gelu and native_op("sparse_plus") is None
+
+
+def test_peak_bytes_counts_outputs_temporaries_and_the_gradient() -> None:
+    x = torch.randn(1 << 14)
+    n = x.numel()
+    # (a Python scalar becomes a small tensor of its own: a few bytes beside the arrays)
+    assert peak_bytes(torch.relu, x, backward=False) == pytest.approx(4 * n, abs=64)  # output
+    assert peak_bytes(torch.relu, x) == pytest.approx(8 * n, abs=64)  # and the input's gradient
+    # two ops: sigmoid(x) is alive while the product is made
+    silu = peak_bytes(lambda t: t * torch.sigmoid(t), x, backward=False)
+    assert silu == pytest.approx(8 * n, abs=64)
+    half = peak_bytes(lambda t: t * 2.0, x.to(torch.bfloat16), backward=False)
+    assert half == pytest.approx(2 * n, abs=64)
+
+
+def test_bench_rows_carry_the_peak_memory() -> None:
+    rows = bench(["relu", "softsign"], sizes=[1 << 14], repeats=2, warmup=1)
+    by = {(r.name, r.impl): r for r in rows}
+    for key in [("relu", "actlab"), ("relu", "torch"), ("softsign", "actlab")]:
+        # one float32 output forward; with backward also the input's gradient (a few
+        # bytes of bookkeeping allowed on top)
+        assert by[key].fwd_peak_per_element == pytest.approx(4.0, abs=0.01), key
+        assert by[key].fwd_bwd_peak_per_element == pytest.approx(8.0, abs=0.01), key
+    # PyTorch's softsign is a composite of three ops, with temporaries
+    assert by[("softsign", "torch")].fwd_bwd_peak_per_element > 8.5
+
+
+def test_plot_rows_and_cli_plot(tmp_path) -> None:
+    rows = bench(["relu", "elu"], sizes=[4096], dtypes=["float32", "bfloat16"], repeats=4,
+                 warmup=1)  # fmt: skip
+    fig = plot_rows(rows)
+    assert len(fig.axes) == 4  # two panels per (dtype, size)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert sorted(labels) == ["elu", "relu"]
+    with pytest.raises(ValueError, match="no bench rows"):
+        plot_rows([])
+    out = tmp_path / "bench.png"
+    assert main(["bench", "relu", "--size", "4K", "--repeats", "2", "--plot", str(out),
+                 "--format", "markdown"]) == 0  # fmt: skip
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_cli_bench_json(capsys: pytest.CaptureFixture[str]) -> None:

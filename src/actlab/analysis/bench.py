@@ -15,7 +15,10 @@ accurate exponential per element) and PyTorch's ``erfc`` (GELU's), on the same t
 
 It also counts the bytes each implementation saves for the backward pass
 (through ``torch.autograd.graph.saved_tensors_hooks``), the memory claim C17
-is about.
+is about, and the peak of what the forward and the forward+backward pass allocate
+beyond what existed before (outputs, saved tensors, temporaries, the input's
+gradient): on the CPU from the allocator's running total as PyTorch's profiler
+records it, on CUDA from the caching allocator's peak statistics.
 
 Example:
     >>> from actlab.analysis.bench import bench
@@ -26,9 +29,15 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import json
+import math
+import os
 import statistics
+import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -36,7 +45,7 @@ import torch
 
 from .. import functions
 
-__all__ = ["BenchRow", "bench", "native_op", "saved_bytes"]
+__all__ = ["BenchRow", "bench", "native_op", "peak_bytes", "plot_rows", "saved_bytes"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,9 @@ class BenchRow:
     # (75th - 25th percentile) / median of the repeats: how far to trust the cell
     fwd_spread: float = float("nan")
     fwd_bwd_spread: float = float("nan")
+    # peak bytes allocated per input element beyond what existed before (peak_bytes)
+    fwd_peak_per_element: float = float("nan")
+    fwd_bwd_peak_per_element: float = float("nan")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,6 +128,76 @@ def saved_bytes(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> 
         y = fn(xr)
     del y
     return sum(seen.values())
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence what C++ code writes to file descriptor 2 (the profiler's own start and
+    stop lines, which would interleave with a table); Python errors still propagate."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _cpu_peak(run: Callable[[], None]) -> float:
+    """Peak of the CPU allocator's total while ``run()`` runs, over its total before: from
+    the profiler's memory events ("Total Allocated" after each allocation and free)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with _quiet_stderr():
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            run()
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "trace.json")
+            prof.export_chrome_trace(path)
+            with open(path) as f:
+                events = json.load(f)["traceEvents"]
+    mem = [e for e in events if e.get("name") == "[memory]" and "Total Allocated" in e["args"]]
+    mem.sort(key=lambda e: float(e["ts"]))
+    if not mem:
+        return 0.0
+    before = mem[0]["args"]["Total Allocated"] - mem[0]["args"]["Bytes"]
+    return float(max(0, max(e["args"]["Total Allocated"] for e in mem) - before))
+
+
+def peak_bytes(
+    fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, backward: bool = True
+) -> float:
+    """Peak bytes allocated by ``fn(x)`` (and, with ``backward``, by the gradient of its
+    sum with respect to x, the gradient of the output given) beyond what was allocated
+    before: the output, what autograd saves, temporaries, the input's gradient.
+
+    Example:
+        >>> import torch
+        >>> from actlab.analysis.bench import peak_bytes
+        >>> x = torch.randn(1 << 16)
+        >>> peak_bytes(torch.relu, x, backward=False) / x.numel()  # the float32 output
+        4.0
+    """
+    xg = x.detach().requires_grad_(backward)
+    g = torch.ones_like(x) if backward else None
+
+    def run() -> None:
+        y = fn(xg)
+        if backward:
+            (gx,) = torch.autograd.grad(y, xg, g)
+            del gx
+        del y
+
+    if x.device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats(x.device)
+        before = torch.cuda.memory_allocated(x.device)
+        run()
+        torch.cuda.synchronize()
+        return float(torch.cuda.max_memory_allocated(x.device) - before)
+    return _cpu_peak(run)
 
 
 def _interleaved(
@@ -206,6 +288,8 @@ def _bench_tensor(
             fwd_vs_erfc=med[key] / med["erfc"],
             fwd_spread=_spread(times[key]),
             fwd_bwd_spread=_spread(times[key + "_fb"]),
+            fwd_peak_per_element=peak_bytes(f, x, backward=False) / size,
+            fwd_bwd_peak_per_element=peak_bytes(f, x) / size,
         )
         for key, (name, impl, f) in variants.items()
     ]
@@ -255,3 +339,75 @@ def bench(
             x = (torch.randn(size, generator=gen) * 3).to(device=device, dtype=dtype)
             rows += _bench_tensor(x, acts, dt_name, device, repeats, warmup, native, sync)
     return rows
+
+
+def plot_rows(rows: Sequence[BenchRow], *, dpi: float = 100) -> Any:
+    """A figure of :func:`bench`'s rows: per dtype and size, the forward over a memory copy
+    and the forward+backward over ReLU's, actlab beside PyTorch, with each cell's spread as
+    a whisker (the interquartile range of its repeats), the activations sorted by actlab's
+    forward. A vertical line marks 1 (the copy, or ReLU) in each panel.
+
+    Raises:
+        ImportError: matplotlib is missing (``pip install 'actlab[plot]'``).
+        ValueError: no rows.
+
+    Example:
+        >>> from actlab.analysis.bench import bench, plot_rows
+        >>> fig = plot_rows(bench(["relu", "elu"], sizes=[4096], repeats=4, warmup=1))
+        >>> [ax.get_xlabel() for ax in fig.axes]
+        ['forward / memory copy', 'forward+backward / ReLU forward+backward']
+    """
+    from matplotlib.figure import Figure
+
+    from .plot import _RC, OKABE_ITO, _mpl
+
+    if not rows:
+        raise ValueError("nothing to plot: no bench rows")
+    mpl = _mpl()
+    groups: dict[tuple[str, int, str], list[BenchRow]] = {}
+    for r in rows:
+        groups.setdefault((r.dtype, r.size, r.device), []).append(r)
+    panels = (
+        ("fwd_vs_copy", "fwd_spread", "forward / memory copy"),
+        ("fwd_bwd_vs_relu", "fwd_bwd_spread", "forward+backward / ReLU forward+backward"),
+    )
+    impls = (("actlab", OKABE_ITO[4], 0.2), ("torch", OKABE_ITO[1], -0.2))  # blue, orange
+    heights = [0.9 + 0.28 * len({r.name for r in g}) for g in groups.values()]
+    with mpl.rc_context(_RC):
+        fig = Figure(figsize=(9.0, sum(heights) + 0.4), dpi=dpi, layout="constrained")
+        axes = fig.subplots(len(groups), 2, squeeze=False, height_ratios=heights)
+        for (dtype, size, device), ax_row in zip(groups, axes, strict=True):
+            g = groups[(dtype, size, device)]
+            own = {r.name: r.fwd_vs_copy for r in g if r.impl == "actlab"}
+            names = sorted({r.name for r in g}, key=lambda n: own.get(n, 0.0))
+            at = {n: i for i, n in enumerate(names)}
+            for ax, (key, spread, label) in zip(ax_row, panels, strict=True):
+                for impl, colour, shift in impls:
+                    cells = [r for r in g if r.impl == impl]
+                    if not cells:
+                        continue
+                    vals = [getattr(r, key) for r in cells]
+                    # half the interquartile range either side (none below 4 repeats)
+                    err = [
+                        0.0 if math.isnan(getattr(r, spread)) else getattr(r, spread) * v / 2
+                        for r, v in zip(cells, vals, strict=True)
+                    ]
+                    ax.barh(
+                        [at[r.name] + shift for r in cells],
+                        vals,
+                        height=0.38,
+                        color=colour,
+                        xerr=err,
+                        label=impl,
+                        error_kw={"elinewidth": 0.7, "capsize": 1.5},
+                    )
+                ax.axvline(1.0, color="0.3", linewidth=0.8, linestyle=(0, (3, 2)))
+                ax.set_yticks(range(len(names)), names)
+                ax.set_ylim(-0.6, len(names) - 0.4)
+                ax.set_xlabel(label)
+                ax.grid(axis="x", linewidth=0.4, color="0.85")
+                ax.set_axisbelow(True)
+            title = f"{size:,} elements, {dtype}, {device}, {g[0].threads} threads"
+            ax_row[0].set_title(title, loc="left")
+            ax_row[1].legend(loc="lower right")
+    return fig

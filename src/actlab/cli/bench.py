@@ -36,6 +36,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         repeats=args.repeats,
         native=not args.no_torch,
     )
+    if args.plot:
+        from ..analysis.bench import plot_rows
+        from ..analysis.plot import save
+
+        save(plot_rows(rows), args.plot)
     if args.json:
         print(json.dumps({"machine": describe(), "rows": [r.as_dict() for r in rows]}, indent=2))
         return EXIT_OK
@@ -51,6 +56,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "fwd / exp",
         "fwd spread",
         "saved B/elt",
+        "peak B/elt (fwd; fwd+bwd)",
         "path (fwd/bwd)",
     ]
     body = [
@@ -65,6 +71,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"{r.fwd_vs_exp:.2f}",
             "-" if r.fwd_spread != r.fwd_spread else f"{100 * r.fwd_spread:.0f}%",
             f"{r.saved_per_element:g}",
+            f"{r.fwd_peak_per_element:.3g}; {r.fwd_bwd_peak_per_element:.3g}",
             r.path or "-",
         ]
         for r in rows
@@ -101,4 +108,9 @@ def register(sub: Any) -> None:
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch's native ops")
     p.add_argument("--format", choices=["table", "markdown"], default="table")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="also draw the ratios, actlab beside PyTorch (.png, .svg or .pdf)",
+    )
     p.set_defaults(func=cmd_bench)

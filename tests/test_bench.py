@@ -76,6 +76,26 @@ def test_bench_rows_carry_the_peak_memory() -> None:
     assert by[("softsign", "torch")].fwd_bwd_peak_per_element > 8.5
 
 
+def test_bench_inplace_rows() -> None:
+    rows = bench(["relu", "elu", "sigmoid"], sizes=[1 << 14], repeats=3, warmup=1, inplace=True)
+    by = {(r.name, r.impl): r for r in rows}
+    # sigmoid has no in-place form; relu and elu have both, actlab's and PyTorch's
+    assert set(by) == {("relu", "actlab"), ("relu", "torch"), ("elu", "actlab"), ("elu", "torch"),
+                       ("sigmoid", "actlab"), ("sigmoid", "torch"), ("relu", "actlab-inplace"),
+                       ("relu", "torch-inplace"), ("elu", "actlab-inplace"),
+                       ("elu", "torch-inplace")}  # fmt: skip
+    for name in ("relu", "elu"):
+        for impl in ("actlab-inplace", "torch-inplace"):
+            r = by[(name, impl)]
+            assert r.fwd_s > 0 and r.fwd_vs_copy > 0 and r.fwd_vs_relu > 0
+            assert math.isnan(r.fwd_bwd_s) and math.isnan(r.fwd_bwd_vs_relu)
+            assert r.fwd_peak_per_element < 0.01  # in place: nothing allocated
+    from actlab import _kernels
+
+    if _kernels.load() is not None:  # a kernel overwrites x; without one, copied back
+        assert by[("elu", "actlab-inplace")].path.endswith("in place")
+
+
 def test_plot_rows_and_cli_plot(tmp_path) -> None:
     rows = bench(["relu", "elu"], sizes=[4096], dtypes=["float32", "bfloat16"], repeats=4,
                  warmup=1)  # fmt: skip

@@ -418,6 +418,44 @@ def test_inplace_relu_needs_no_clone() -> None:
     assert torch.equal(g, (a > 0).float())
 
 
+@pytest.mark.skipif(not KERNELS_BUILT, reason="no C compiler: no kernels")
+@pytest.mark.parametrize("name", sorted(n for n in _fast.SPECS if actlab.get(n).inplace))
+def test_inplace_is_one_kernel_pass_over_x_itself(name: str) -> None:
+    """An in-place call without autograd writes f(x) over x's own memory (no copy back):
+    the out-of-place values bit for bit, and x's version moved, as torch's in-place ops."""
+    act = actlab.get(name)
+    x = torch.randn(4096) * 4
+    ref = AF.apply(act, x)
+    assert _fast.plan(act, x, act.resolve({})).inplace is not None
+    w = x.clone()
+    ptr, version = w.data_ptr(), w._version
+    y = AF.apply(act, w, inplace=True)
+    assert y is w and w.data_ptr() == ptr and w._version > version
+    assert torch.equal(y, ref)
+
+
+def test_inplace_with_autograd_saves_the_output_and_is_checked() -> None:
+    a = (torch.randn(1000) * 3).requires_grad_(True)
+    h = a * 2.0
+    y = AF.leaky_relu(h, negative_slope=0.1, inplace=True)
+    assert y is h
+    if KERNELS_BUILT:
+        assert type(y.grad_fn).__name__ == "FastInplaceFnBackward"
+    (g,) = torch.autograd.grad(y.sum(), a)
+    assert torch.equal(g, torch.where(a > 0, 2.0, 0.2))
+    # a tensor saved by another node, then overwritten in place: autograd notices
+    h = a * 1.0
+    s = h * h
+    AF.relu(h, inplace=True)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        s.sum().backward()
+    # a strided view: the copy-back path, the same values, written through to the base
+    base = torch.randn(8, 8) * 3
+    ref = AF.elu(base[:, ::2].clone())
+    assert torch.equal(AF.elu(base[:, ::2], inplace=True), ref)
+    assert torch.equal(base[:, ::2], ref)
+
+
 @pytest.mark.skipif(not KERNELS_BUILT, reason="one candidate only: nothing to time")
 def test_choice_is_measured_and_remembered(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("ACTLAB_CACHE", str(tmp_path))
@@ -444,8 +482,9 @@ def test_choice_is_measured_and_remembered(tmp_path, monkeypatch) -> None:
         _fast.reset()
 
 
-def test_bounds_mode_lets_inexact_natives_compete(monkeypatch) -> None:
+def test_bounds_mode_lets_inexact_natives_compete(tmp_path, monkeypatch) -> None:
     """ACTLAB_FAST=bounds: PyTorch's celu (1 ULP-ish) competes with the kernels; auto: not."""
+    monkeypatch.setenv("ACTLAB_CACHE", str(tmp_path))  # no choices remembered yet
     x = torch.randn(64)
     celu = actlab.get("celu")  # a native op, a double kernel and a float32 one
     try:

@@ -209,6 +209,11 @@ def _format(t: torch.Tensor) -> torch.memory_format:
 _CL, _CL3 = torch.channels_last, torch.channels_last_3d
 
 
+def dense(x: torch.Tensor) -> bool:
+    """Whether x's elements fill its memory without gaps, in a layout the kernels walk."""
+    return x.is_contiguous() or _format(x) is not torch.contiguous_format
+
+
 def _compiled_fwd(fn: Any, a: float, b: float) -> Callable[[torch.Tensor], torch.Tensor]:
     def run(x: torch.Tensor) -> torch.Tensor:
         # the kernel walks the elements in memory order: any dense layout will do, and
@@ -219,6 +224,15 @@ def _compiled_fwd(fn: Any, a: float, b: float) -> Callable[[torch.Tensor], torch
         fn(x.data_ptr(), y.data_ptr(), x.numel(), a, b, torch.get_num_threads())
         return y
 
+    def into(x: torch.Tensor) -> torch.Tensor:
+        # in place, for a dense x: every loop reads an element before it writes it, and
+        # no element another iteration writes; the version counter moves as for torch's
+        # own in-place ops, so that autograd sees the change
+        fn(x.data_ptr(), x.data_ptr(), x.numel(), a, b, torch.get_num_threads())
+        torch.autograd.graph.increment_version(x)
+        return x
+
+    run.into = into  # type: ignore[attr-defined]
     return run
 
 
@@ -260,7 +274,10 @@ def _exact_bwd(act: Activation, p: dict, from_output: bool) -> Callable[..., tor
 class Plan:
     """The implementation chosen for one activation, parameter values and dtype.
 
-    ``forward(x)`` and ``backward(saved, grad)`` are the chosen variants; ``fused(x)``,
+    ``forward(x)`` and ``backward(saved, grad)`` are the chosen variants; ``inplace(x)``,
+    where a kernel serves the forward, overwrites a dense x with f(x) in one pass (the
+    kernel of the chosen forward, or the correctly rounded one where PyTorch's exact op
+    was chosen), else it is None; ``fused(x)``,
     where a kernel computes f and f' in one pass (:data:`actlab._kernels.FUSED`), returns
     ``(f(x), f'(x))`` for a training loop that keeps the derivative instead of the input
     (actlab's batched trainer: its backward is then one product), else it is None.
@@ -273,6 +290,7 @@ class Plan:
         "forward",
         "fused",
         "fwd_variant",
+        "inplace",
         "params",
         "saves_output",
     )
@@ -285,6 +303,7 @@ class Plan:
         bwd: tuple[str, Callable[..., torch.Tensor]],
         saves_output: bool,
         fused: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
+        inplace: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
         self.act = act
         self.params = params
@@ -292,6 +311,7 @@ class Plan:
         self.bwd_variant, self.backward = bwd
         self.saves_output = saves_output
         self.fused = fused
+        self.inplace = inplace
 
     def __repr__(self) -> str:
         saved = "output" if self.saves_output else "input"
@@ -328,6 +348,20 @@ class FastFn(torch.autograd.Function):
             grad = act.grad_from_output if pl.saves_output else act.grad
             return g * act._eval(grad, s, pl.params), None
         return pl.backward(s, g), None
+
+
+class FastInplaceFn(FastFn):
+    """Autograd for an in-place call of a :class:`Plan` whose backward reads the output:
+    the kernel overwrites x with f(x), which is then saved, as PyTorch's in-place ReLU
+    does. (A backward that needs the input differentiates through a clone instead.)"""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, pl: Plan) -> torch.Tensor:
+        pl.inplace(x)
+        ctx.mark_dirty(x)
+        ctx.plan = pl
+        ctx.save_for_backward(x)
+        return x
 
 
 # --------------------------------------------------------------------------------------
@@ -501,7 +535,12 @@ def _make_plan(act: Activation, dtype: torch.dtype, params: dict[str, Any]) -> P
     if "compiled" in fwds and spec.kernel in _kernels.FUSED:
         fn = _kernels.function(spec.kernel, "fwdd", dtag)
         fused = None if fn is None else _compiled_fwdd(fn, *spec.args(params))
-    return Plan(act, params, (fv, fwds[fv]), (bv, bwds[bv]), saves_output, fused)
+    # in place: the chosen kernel, or the correctly rounded one where PyTorch's exact op
+    # won the timing (the same values, without a copy back)
+    into = getattr(fwds[fv], "into", None)
+    if fv == "native" and mode() != "native":
+        into = getattr(fwds.get("compiled"), "into", None)
+    return Plan(act, params, (fv, fwds[fv]), (bv, bwds[bv]), saves_output, fused, into)
 
 
 def _plain(x: torch.Tensor) -> bool:

@@ -88,6 +88,13 @@ def _run(act: Activation, x: torch.Tensor, p: dict[str, Any], inplace: bool) -> 
             return plan.forward(x)
     tensor_names = tuple(k for k, v in p.items() if isinstance(v, torch.Tensor))
     if inplace:
+        # one pass of a kernel over x's own memory where there is one and x is dense
+        plan = _fast.plan(act, x, p)
+        if plan is not None and plan.inplace is not None and _fast.dense(x):
+            if not (x.requires_grad and torch.is_grad_enabled()):
+                return plan.inplace(x)
+            if plan.saves_output and x._base is None:
+                return _fast.FastInplaceFn.apply(x, plan)
         # A backward that needs the input, which the in-place write destroys, differentiates
         # through a clone instead; one that keeps the output needs no clone, and neither
         # does a call that wants no gradient.

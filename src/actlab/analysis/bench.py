@@ -12,6 +12,8 @@ sub-millisecond cell can move by half between runs on a noisy machine. Two more
 baselines show the floor of the functions built on a transcendental: a bare e^x
 (the faster of PyTorch's ``torch.exp`` and actlab's ``exponential``, so at least one
 accurate exponential per element) and PyTorch's ``erfc`` (GELU's), on the same tensor.
+With ``inplace=True`` the in-place forms are timed as well, against the baseline that
+matches their work: a copy into an existing buffer.
 
 It also counts the bytes each implementation saves for the backward pass
 (through ``torch.autograd.graph.saved_tensors_hooks``), the memory claim C17
@@ -45,7 +47,15 @@ import torch
 
 from .. import functions
 
-__all__ = ["BenchRow", "bench", "native_op", "peak_bytes", "plot_rows", "saved_bytes"]
+__all__ = [
+    "BenchRow",
+    "bench",
+    "native_inplace_op",
+    "native_op",
+    "peak_bytes",
+    "plot_rows",
+    "saved_bytes",
+]
 
 
 @dataclass(frozen=True)
@@ -108,6 +118,27 @@ def native_op(name: str) -> Callable[[torch.Tensor], torch.Tensor] | None:
         "prelu": lambda x: F.prelu(x, torch.tensor([0.25], dtype=x.dtype, device=x.device)),
         "rrelu": lambda x: F.rrelu(x, training=False),
         "threshold": lambda x: F.threshold(x, 0.0, 0.0),
+    }.get(name)
+
+
+def native_inplace_op(name: str) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """PyTorch's in-place form of a catalogue entry at default parameters, if any."""
+    import torch.nn.functional as F
+
+    return {
+        "relu": torch.relu_,
+        "relu6": lambda x: F.relu6(x, inplace=True),
+        "leaky_relu": lambda x: F.leaky_relu(x, inplace=True),
+        "elu": lambda x: F.elu(x, inplace=True),
+        "celu": lambda x: F.celu(x, inplace=True),
+        "selu": lambda x: F.selu(x, inplace=True),
+        "silu": lambda x: F.silu(x, inplace=True),
+        "mish": lambda x: F.mish(x, inplace=True),
+        "hard_sigmoid": lambda x: F.hardsigmoid(x, inplace=True),
+        "hard_swish": lambda x: F.hardswish(x, inplace=True),
+        "hard_tanh": lambda x: F.hardtanh(x, inplace=True),
+        "rrelu": lambda x: F.rrelu(x, training=False, inplace=True),
+        "threshold": lambda x: F.threshold(x, 0.0, 0.0, inplace=True),
     }.get(name)
 
 
@@ -201,12 +232,19 @@ def peak_bytes(
 
 
 def _interleaved(
-    fns: dict[str, Callable[[], Any]], repeats: int, sync: Callable[[], None]
+    fns: dict[str, Callable[[], Any]],
+    repeats: int,
+    sync: Callable[[], None],
+    setup: dict[str, Callable[[], Any]] | None = None,
 ) -> dict[str, list[float]]:
-    """Seconds per call of every variant, ``repeats`` rounds of one call each."""
+    """Seconds per call of every variant, ``repeats`` rounds of one call each; a variant's
+    ``setup`` (an in-place op's fresh input) runs before each of its calls, untimed."""
     times: dict[str, list[float]] = {k: [] for k in fns}
+    setup = setup or {}
     for _ in range(repeats):
         for k, f in fns.items():  # one round of every variant, so drift hits them alike
+            if k in setup:
+                setup[k]()
             sync()
             t0 = time.perf_counter()
             f()
@@ -232,12 +270,18 @@ def _bench_tensor(
     warmup: int,
     native: bool,
     sync: Callable[[], None],
+    inplace: bool = False,
 ) -> list[BenchRow]:
-    """Every variant on one input tensor, interleaved with the copy and ReLU baselines."""
+    """Every variant on one input tensor, interleaved with the copy and ReLU baselines.
+
+    In-place variants (``inplace``) overwrite a buffer refilled from x before each call,
+    untimed; their baselines are a copy into an existing buffer and PyTorch's in-place
+    ReLU, timed the same way."""
     from .. import functional as AF
 
     g = torch.ones_like(x)
     xg = x.detach().requires_grad_(True)
+    buf = torch.empty_like(x)
 
     def fwd_bwd(f: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[], None]:
         def run() -> None:
@@ -245,6 +289,9 @@ def _bench_tensor(
             del gx
 
         return run
+
+    def refill() -> None:
+        buf.copy_(x)
 
     exp_act = functions.get("exponential")
     fns: dict[str, Callable[[], Any]] = {
@@ -255,52 +302,104 @@ def _bench_tensor(
         "exp_actlab": lambda: AF.apply(exp_act, x),
         "erfc": lambda: torch.special.erfc(x),
     }
+    setup: dict[str, Callable[[], Any]] = {}
+    if inplace:
+        fns["copy_into"] = refill
+        fns["relu_"] = lambda: torch.relu_(buf)
+        setup["relu_"] = refill
     variants: dict[str, tuple[str, str, Callable[[torch.Tensor], torch.Tensor]]] = {}
     for a in acts:
         variants[f"{a.name}/actlab"] = (a.name, "actlab", lambda t, a=a: AF.apply(a, t))
         op = native_op(a.name) if native else None
         if op is not None:
             variants[f"{a.name}/torch"] = (a.name, "torch", op)
-    for key, (_, _, f) in variants.items():
-        fns[key] = lambda f=f: f(x)
-        fns[key + "_fb"] = fwd_bwd(f)
-    _interleaved(fns, warmup, sync)
-    times = _interleaved(fns, repeats, sync)
+        if inplace and a.inplace:
+            variants[f"{a.name}/actlab-inplace"] = (
+                a.name,
+                "actlab-inplace",
+                lambda t, a=a: AF.apply(a, t, inplace=True),
+            )
+            op = native_inplace_op(a.name) if native else None
+            if op is not None:
+                variants[f"{a.name}/torch-inplace"] = (a.name, "torch-inplace", op)
+    for key, (_, impl, f) in variants.items():
+        if impl.endswith("-inplace"):
+            fns[key] = lambda f=f: f(buf)
+            setup[key] = refill
+        else:
+            fns[key] = lambda f=f: f(x)
+            fns[key + "_fb"] = fwd_bwd(f)
+    _interleaved(fns, warmup, sync, setup)
+    times = _interleaved(fns, repeats, sync, setup)
     med = {k: statistics.median(v) for k, v in times.items()}
+    nan = float("nan")
     size = x.numel()
     exp_floor = min(med["exp_torch"], med["exp_actlab"])
-    return [
-        BenchRow(
-            name=name,
-            impl=impl,
-            size=size,
-            dtype=dt_name,
-            device=device,
-            threads=torch.get_num_threads(),
-            fwd_s=med[key],
-            fwd_bwd_s=med[key + "_fb"],
-            fwd_vs_copy=med[key] / med["copy"],
-            fwd_vs_relu=med[key] / med["relu"],
-            fwd_bwd_vs_relu=med[key + "_fb"] / med["relu_fb"],
-            saved_per_element=saved_bytes(f, x) / size,
-            path=_path(functions.get(name), x) if impl == "actlab" else "",
-            fwd_vs_exp=med[key] / exp_floor,
-            fwd_vs_erfc=med[key] / med["erfc"],
-            fwd_spread=_spread(times[key]),
-            fwd_bwd_spread=_spread(times[key + "_fb"]),
-            fwd_peak_per_element=peak_bytes(f, x, backward=False) / size,
-            fwd_bwd_peak_per_element=peak_bytes(f, x) / size,
+    rows = []
+    for key, (name, impl, f) in variants.items():
+        if impl.endswith("-inplace"):
+            refill()
+            rows.append(
+                BenchRow(
+                    name=name,
+                    impl=impl,
+                    size=size,
+                    dtype=dt_name,
+                    device=device,
+                    threads=torch.get_num_threads(),
+                    fwd_s=med[key],
+                    fwd_bwd_s=nan,
+                    fwd_vs_copy=med[key] / med["copy_into"],
+                    fwd_vs_relu=med[key] / med["relu_"],
+                    fwd_bwd_vs_relu=nan,
+                    saved_per_element=nan,
+                    path=_path(functions.get(name), x, True) if impl == "actlab-inplace" else "",
+                    fwd_vs_exp=med[key] / exp_floor,
+                    fwd_vs_erfc=med[key] / med["erfc"],
+                    fwd_spread=_spread(times[key]),
+                    fwd_peak_per_element=peak_bytes(f, buf, backward=False) / size,
+                )
+            )
+            continue
+        rows.append(
+            BenchRow(
+                name=name,
+                impl=impl,
+                size=size,
+                dtype=dt_name,
+                device=device,
+                threads=torch.get_num_threads(),
+                fwd_s=med[key],
+                fwd_bwd_s=med[key + "_fb"],
+                fwd_vs_copy=med[key] / med["copy"],
+                fwd_vs_relu=med[key] / med["relu"],
+                fwd_bwd_vs_relu=med[key + "_fb"] / med["relu_fb"],
+                saved_per_element=saved_bytes(f, x) / size,
+                path=_path(functions.get(name), x) if impl == "actlab" else "",
+                fwd_vs_exp=med[key] / exp_floor,
+                fwd_vs_erfc=med[key] / med["erfc"],
+                fwd_spread=_spread(times[key]),
+                fwd_bwd_spread=_spread(times[key + "_fb"]),
+                fwd_peak_per_element=peak_bytes(f, x, backward=False) / size,
+                fwd_bwd_peak_per_element=peak_bytes(f, x) / size,
+            )
         )
-        for key, (name, impl, f) in variants.items()
-    ]
+    return rows
 
 
-def _path(act: Any, x: torch.Tensor) -> str:
-    """Which implementation actlab ran: the fast plan's variants, or the reference path."""
+def _path(act: Any, x: torch.Tensor, inplace: bool = False) -> str:
+    """Which implementation actlab ran: the fast plan's variants, or the reference path;
+    in place, the kernel that overwrites x, or the forward whose result is copied back."""
     from .. import _fast
 
     plan = _fast.plan(act, x, act.resolve({}))
-    return "reference" if plan is None else f"{plan.fwd_variant}/{plan.bwd_variant}"
+    if plan is None:
+        return "reference"
+    if not inplace:
+        return f"{plan.fwd_variant}/{plan.bwd_variant}"
+    if plan.inplace is None:
+        return f"{plan.fwd_variant}, copied back"
+    return f"{plan.fwd_variant if plan.fwd_variant.startswith('compiled') else 'compiled'} in place"
 
 
 def bench(
@@ -312,6 +411,7 @@ def bench(
     repeats: int = 15,
     warmup: int = 3,
     native: bool = True,
+    inplace: bool = False,
 ) -> list[BenchRow]:
     """Time activations forward and forward+backward against a copy and ReLU, in one run.
 
@@ -323,6 +423,9 @@ def bench(
         repeats: timed rounds per variant (median taken).
         warmup: untimed rounds first.
         native: also time PyTorch's own op where it has one.
+        inplace: also time the in-place forms (``impl`` "actlab-inplace" and
+            "torch-inplace"), forward only, as ratios to a copy into an existing buffer
+            (``fwd_vs_copy``) and to PyTorch's in-place ReLU (``fwd_vs_relu``).
     """
     if names is None:
         names = [n for n in functions.names() if functions.get(n).kind == "elementwise"]
@@ -337,7 +440,9 @@ def bench(
         dtype = getattr(torch, dt_name)
         for size in sizes:
             x = (torch.randn(size, generator=gen) * 3).to(device=device, dtype=dtype)
-            rows += _bench_tensor(x, acts, dt_name, device, repeats, warmup, native, sync)
+            rows += _bench_tensor(
+                x, acts, dt_name, device, repeats, warmup, native, sync, inplace
+            )
     return rows
 
 

@@ -35,6 +35,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         device=args.device,
         repeats=args.repeats,
         native=not args.no_torch,
+        inplace=args.inplace,
     )
     if args.plot:
         from ..analysis.bench import plot_rows
@@ -106,6 +107,12 @@ def register(sub: Any) -> None:
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: unchanged)")
     p.add_argument("--repeats", type=int, default=15)
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch's native ops")
+    p.add_argument(
+        "--inplace",
+        action="store_true",
+        help="also time the in-place forms (forward only; fwd / copy is then over a copy "
+        "into an existing buffer, fwd / relu over PyTorch's in-place ReLU)",
+    )
     p.add_argument("--format", choices=["table", "markdown"], default="table")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument(

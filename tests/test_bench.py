@@ -140,3 +140,19 @@ def test_call_overhead_benchmark_measures_both_sides() -> None:
     assert set(res) == set(mod.cases(16))
     for r in res.values():
         assert 0 < r["actlab"] < 1e6 and 0 < r["torch"] < 1e6
+
+
+def test_inplace_cost_benchmark_times_both_sides() -> None:
+    """benchmarks/inplace_cost.py: actlab's and PyTorch's in-place forms and the copy."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "inplace_cost.py"
+    spec = importlib.util.spec_from_file_location("inplace_cost", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    res = mod.measure(["relu", "elu"], size=4096, repeats=3)
+    assert set(res) == {"copy", "relu", "elu"}
+    assert res["copy"]["into"] > 0
+    assert all(res[n][impl] > 0 for n in ("relu", "elu") for impl in ("actlab", "torch"))
+

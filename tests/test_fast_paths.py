@@ -253,7 +253,10 @@ def test_gelu_kernels_round_the_subnormal_ties_as_the_exact_value() -> None:
     want = (torch.cat([up, -down]) * 2.0**-149).float()
     pl = _fast.plan(actlab.get("gelu"), x.float(), {})
     assert pl is not None and pl.fused is not None
-    for y in (pl.forward(x.float()), pl.fused(x.float())[0]):
+    fwds, _ = _fast.candidates(actlab.get("gelu"), torch.float32, {})
+    assert "compiled32" in fwds  # the shorter Phi: the same correction
+    kernels = (fwds["compiled"], fwds["compiled32"], lambda t: pl.fused(t)[0])
+    for y in (f(x.float()) for f in kernels):
         assert torch.equal(y, want)
         assert torch.equal(torch.signbit(y), torch.signbit(want))  # -0 for x = -2^-149
 
@@ -261,7 +264,8 @@ def test_gelu_kernels_round_the_subnormal_ties_as_the_exact_value() -> None:
 @pytest.mark.skipif(not KERNELS_BUILT, reason="no C compiler: no gelu kernels")
 def test_gelu_derivative_kernels_round_correctly_at_its_zero() -> None:
     """gelu' = Phi + x phi cancels at x0 = -0.7518: 4096 float32 inputs around it, through the
-    backward and the fused kernel, within 0.5 ULP (+ double rounding) of mpmath."""
+    backward kernels (both Phis) and the fused one, within 0.5 ULP (+ double rounding) of
+    mpmath."""
     x0 = np.float32(-0.7517915)
     bits = x0.view(np.int32) + np.arange(-2048, 2048, dtype=np.int32)
     x = torch.from_numpy(bits.view(np.float32).copy())
@@ -269,7 +273,8 @@ def test_gelu_derivative_kernels_round_correctly_at_its_zero() -> None:
     pl = _fast.plan(act, x, {})
     _, bwds = _fast.candidates(act, torch.float32, {})
     ref = reference.derivative("gelu", x.double().numpy())
-    for d in (bwds["compiled"](x, torch.ones_like(x)), pl.fused(x)[1]):
+    g = torch.ones_like(x)
+    for d in (bwds["compiled"](x, g), bwds["compiled32"](x, g), pl.fused(x)[1]):
         err = numerics.ulp_error(d.double().numpy(), ref, "float32")
         assert err.max() <= 0.5 + 2.0**-20, (err.max(), float(x[int(err.argmax())]))
 
@@ -470,9 +475,11 @@ def test_choice_is_measured_and_remembered(tmp_path, monkeypatch) -> None:
         assert (tmp_path / f"choices-{_kernels.machine_key()}.json").exists()
         _fast.reset()  # a new process reads the file instead of timing again
         assert _fast.choices() == ch
-        # one fast candidate (gelu: the kernel; celu without its float32 kernel: PyTorch's
-        # op is not correctly rounded, so only the fallback): nothing timed or remembered
-        assert _fast.plan(actlab.get("gelu"), torch.randn(100), {}).fwd_variant == "compiled"
+        # one fast candidate (gelu_tanh: the kernel; celu without its float32 kernel:
+        # PyTorch's op is not correctly rounded, so only the fallback): nothing timed or
+        # remembered
+        gt = actlab.get("gelu_tanh")
+        assert _fast.plan(gt, torch.randn(100), {}).fwd_variant == "compiled"
         monkeypatch.setenv("ACTLAB_FAST", "rounded")
         _fast.reset()
         ce = actlab.get("celu")

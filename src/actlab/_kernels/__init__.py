@@ -98,6 +98,7 @@ FLOAT32 = {
     "celu": ("fwd32", "bwd32"),  # likewise for 1 / alpha
     "swish": ("fwd32",),  # likewise for beta
     "quick_gelu": ("fwd32",),
+    "gelu": ("fwd32", "bwd32"),  # in double, with a shorter Phi (not glibc's erfc)
     "log_sigmoid": ("fwd32", "bwd32"),
     "mish": ("fwd32",),
     "leaky_relu": ("fwd32", "bwd32"),  # a slope beyond float32's range runs the double loops

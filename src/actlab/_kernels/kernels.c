@@ -23,7 +23,10 @@
  * (the input, or the output for the entries whose derivative is a function of it).
  * For a few entries (FLOAT32 in __init__.py) NAME_fwd32_T and NAME_bwd32_T compute the
  * same in float32 arithmetic: faster, within the bounds, not correctly rounded (see the
- * section "float32 arithmetic" below). For the entries of FUSED,
+ * section "float32 arithmetic" below; gelu's are in double with a shorter Phi, see
+ * gelu_short_fd). Where y is x (an in-place call) the loops still compute f(x): each reads
+ * an element before it writes it, and no element that another iteration writes. For the
+ * entries of FUSED,
  *   void NAME_fwdd_T(const T *x, T *y, T *d, int64_t n, double a, double b, int threads)
  * stores f and f' together, for training steps that keep the derivative. Two more serve
  * the lab's batched trainer: count_nonzero_rows_f32 (dead units) and softmax_xent_f32 (the
@@ -246,11 +249,9 @@ INLINE double phi_cdf(double x) { return 0.5 * erfc(-x * SQRT_HALF); }
  * (coefficients from mpmath; s exact to 2^-53 relative, x0 a double pair; the series'
  * error there is below 1e-20 of f'). */
 static const double GELU_D0_HI = -0.7517915246935645, GELU_D0_LO = 1.4956759177009883e-17;
-INLINE double gelu_fd(double x, double a, double b, double *d) {
-    UNUSED;
-    double cdf = phi_cdf(x);
+/* x Phi and Phi + x phi from Phi and phi, with the two corrections above */
+INLINE double gelu_from(double x, double cdf, double pdf, double *d) {
     cdf = fabs_(x) < 0x1p-60 ? 0.5 + __builtin_copysign(0x1p-40, x) : cdf;
-    double pdf = INV_SQRT_2PI * exp_(-0.5 * x * x);
     double s = (x - GELU_D0_HI) - GELU_D0_LO;
     double p = 0.019421679838189067;
     p = p * s - 0.014771522148244337;
@@ -259,7 +260,57 @@ INLINE double gelu_fd(double x, double a, double b, double *d) {
     p = p * s + 0.388284982990552;
     p = p * s + 0.4314939923140469;
     *d = fabs_(s) < 0x1p-10 ? s * p : cdf + zero_at_inf(x, x * pdf);
+    /* below -15, f' is negative and far below every float: -0, as it rounds (phi and Phi
+     * themselves reach 0 in double below -37, where the sum would come out +0) */
+    *d = (x < -15.0 && x > -INF) ? -0.0 : *d;
     return zero_at_inf(x, x * cdf);
+}
+INLINE double gelu_fd(double x, double a, double b, double *d) {
+    UNUSED;
+    return gelu_from(x, phi_cdf(x), INV_SQRT_2PI * exp_(-0.5 * x * x), d);
+}
+/* The same from a shorter Phi, for the float32 exports (gelu_fwd32, gelu_bwd32): Phi(-u) =
+ * e^(-u^2/2) R(u) for u = |x|, R a rational function of degree (6, 7) fitted to mpmath on
+ * [0, 15] (relative error 1.6e-12; every coefficient positive, so Horner's scheme does not
+ * cancel), e^(-u^2/2) by exp_short, which also gives phi. u^2 is exact in double for a
+ * float u. Beyond u = 15 the tail is 0 (15 phi(15) is below half the least subnormal
+ * float). One exponential and one division instead of glibc's erfc and an exponential:
+ * within 2^-39 of the double kernel's Phi, so results differ from it only within about
+ * 2^-15 ULP of a midpoint between floats. */
+static const double GELU_RP[7] = {1.765059931709065e-04, 2.932249570144765e-03,
+    2.3112097971080058e-02, 0.10875656247801664, 0.32152342559479613, 0.5720670906304623,
+    0.500000000000319};
+static const double GELU_RQ[8] = {4.4243485723990543e-04, 7.350064290815477e-03,
+    5.837570055849897e-02, 0.2799662495412217, 0.8629276938965164, 1.6925536202244587,
+    1.9420187421590667, 1.0};
+/* e^x for x in [-113, 0]: the reduction of expm1_reduced, the Taylor series to r^10
+ * (remainder below 2^-42) */
+INLINE double exp_short(double x) {
+    double t = x * LOG2E + MAGIC;
+    double k = t - MAGIC;
+    double r = (x - k * LN2_HI) - k * LN2_LO;
+    double p = 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    return p * from_bits((bits_of(t) - bits_of(MAGIC) + 1023) << 52);
+}
+INLINE double gelu_short_fd(double x, double *d) {
+    double u = fabs_(x), uc = min_(u, 15.0);
+    double e = exp_short(-0.5 * uc * uc);
+    double p = GELU_RP[0], q = GELU_RQ[0];
+    for (int i = 1; i < 7; i++) p = p * uc + GELU_RP[i];
+    for (int i = 1; i < 8; i++) q = q * uc + GELU_RQ[i];
+    double tail = u > 15.0 ? 0.0 : e * (p / q); /* Phi(-u); NaN stays NaN */
+    double pdf = u > 15.0 ? 0.0 : INV_SQRT_2PI * e;
+    return gelu_from(x, x < 0.0 ? tail : 1.0 - tail, pdf, d);
 }
 INLINE double gelu_tanh_arg(double x) { return 2.0 * GELU_TANH_C * (x + GELU_TANH_K * x * x * x); }
 F(gelu_tanh) { UNUSED; return zero_at_inf(x, x * sigmoid_(gelu_tanh_arg(x))); }
@@ -620,7 +671,7 @@ static const float QG_HI = 1.702f, QG_LO = (float)(1.702 - (double)1.702f);
  * which also keeps the pair away from the subnormals */
 INLINE float celuf_(float x, float ih, float il, double alpha) {
     float ul, u = mul_pair(x, ih, il, &ul);
-    float y = fabsf_(u) < 0x1p-26f ? x : scaled_expm1f(alpha, u, ul, 1);
+    float y = fabsf_(u) < 0x1p-26f ? x + 0.0f : scaled_expm1f(alpha, u, ul, 1); /* -0: +0 */
     return x > 0.0f ? x : y;
 }
 INLINE float celu_gradf(float x, float ih, float il) {
@@ -677,6 +728,9 @@ G(softplus_b1) { (void)a; return softplus1f(x, b); }
 GD(softplus_b1) { (void)a; return (double)x > b ? 1.0f : sigmoidf_(x); }
 G(log_sigmoid) { UNUSED; return -softplus1f(-x, INF); }
 G(mish) { UNUSED; return x == 0.0f ? x : mishf_(x); } /* -0 stays -0 */
+/* gelu: double arithmetic, but Phi by the shorter approximation above (gelu_short_fd) */
+G(gelu) { UNUSED; double d; return (float)gelu_short_fd(x, &d); }
+GD(gelu) { UNUSED; double d; (void)gelu_short_fd(x, &d); return (float)d; }
 G(quick_gelu) {
     UNUSED;
     float vl, v = mul_pair(x, QG_HI, QG_LO, &vl);
@@ -709,7 +763,7 @@ G(hard_swish) {
     float tl, t = plus3(x, &tl); /* used inside (-3, 3) only */
     float p = x * t;
     float y = div6(p, fmaf_(x, t, -p) + x * tl);
-    y = x <= -3.0f ? x * 0.0f : (x >= 3.0f ? x : y);
+    y = x <= -3.0f ? x * 0.0f : (x >= 3.0f || x == 0.0f ? x : y); /* -0 stays -0 */
     return x == -__builtin_inff() ? 0.0f : y; /* the limit, as in double */
 }
 GD(hard_swish) {
@@ -970,6 +1024,7 @@ SCALED32(float, f32)
 SCALED32(bf16_t, bf16)
 SCALED32(f16_t, f16)
 FWD32(quick_gelu)
+FWD32(gelu) BWD32(gelu)
 /* threshold (a = threshold, b = value) and soft_shrink (a = lambd) are selections but for
  * soft_shrink's x -/+ lambd, so in float32 they need only two things done with care: the
  * comparison with a double, and that difference. For a float x, x > a exactly where

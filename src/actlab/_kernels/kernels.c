@@ -75,27 +75,26 @@ INLINE double zero_at_inf(double x, double y) { return (isnan_(y) && !isnan_(x))
 INLINE double nan_like(double x, double y) { return isnan_(x) ? x : y; }
 
 /* The reduction shared by e^x and e^x - 1: x = k ln2 + r, |r| <= ln2 / 2 (Cody-Waite, x
- * clipped to [-708, 709] by the caller), e^r - 1 = r + r^2 (1/2 + r/6 + ...) by its Taylor
- * series to r^13 (remainder below 2^-56 relative); *two_k = 2^k, put into the exponent
- * bits. */
-INLINE double expm1_reduced(double xc, double *two_k) {
-    double t = xc * LOG2E + MAGIC;
+ * clipped to [-708, 709] by the caller); *two_k = 2^k, put into the exponent bits. */
+INLINE double reduce_ln2(double x, double *two_k) {
+    double t = x * LOG2E + MAGIC;
     double k = t - MAGIC;
-    double r = (xc - k * LN2_HI) - k * LN2_LO;
-    double p = 1.0 / 6227020800.0;
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
     *two_k = from_bits((bits_of(t) - bits_of(MAGIC) + 1023) << 52);
+    return (x - k * LN2_HI) - k * LN2_LO;
+}
+/* 1 / k! */
+static const double INV_FACT[14] = {1.0, 1.0, 0.5, 1.0 / 6.0, 1.0 / 24.0, 1.0 / 120.0,
+    1.0 / 720.0, 1.0 / 5040.0, 1.0 / 40320.0, 1.0 / 362880.0, 1.0 / 3628800.0,
+    1.0 / 39916800.0, 1.0 / 479001600.0, 1.0 / 6227020800.0};
+/* e^r - 1 = r + r^2 (1/2 + r/6 + ...) by its Taylor series to r^n (n <= 13, a constant) */
+INLINE double expm1_series(double r, int n) {
+    double p = INV_FACT[n];
+    for (int k = n - 1; k >= 2; k--) p = p * r + INV_FACT[k];
     return r + r * (r * p);
+}
+/* to r^13: remainder below 2^-56 relative */
+INLINE double expm1_reduced(double xc, double *two_k) {
+    return expm1_series(reduce_ln2(xc, two_k), 13);
 }
 
 /* e^x = 2^k (1 + (e^r - 1)), relative error a few 2^-53. Below -708 the result would be
@@ -283,24 +282,11 @@ static const double GELU_RP[7] = {1.765059931709065e-04, 2.932249570144765e-03,
 static const double GELU_RQ[8] = {4.4243485723990543e-04, 7.350064290815477e-03,
     5.837570055849897e-02, 0.2799662495412217, 0.8629276938965164, 1.6925536202244587,
     1.9420187421590667, 1.0};
-/* e^x for x in [-113, 0]: the reduction of expm1_reduced, the Taylor series to r^10
- * (remainder below 2^-42) */
+/* e^x for x in [-113, 0]: reduce_ln2, then the Taylor series to r^10 (remainder below
+ * 2^-42) */
 INLINE double exp_short(double x) {
-    double t = x * LOG2E + MAGIC;
-    double k = t - MAGIC;
-    double r = (x - k * LN2_HI) - k * LN2_LO;
-    double p = 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
-    return p * from_bits((bits_of(t) - bits_of(MAGIC) + 1023) << 52);
+    double two_k, r = reduce_ln2(x, &two_k);
+    return two_k * (1.0 + expm1_series(r, 10));
 }
 INLINE double gelu_short_fd(double x, double *d) {
     double u = fabs_(x), uc = min_(u, 15.0);

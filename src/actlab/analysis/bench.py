@@ -337,53 +337,45 @@ def _bench_tensor(
     exp_floor = min(med["exp_torch"], med["exp_actlab"])
     rows = []
     for key, (name, impl, f) in variants.items():
+        common = {
+            "name": name,
+            "impl": impl,
+            "size": size,
+            "dtype": dt_name,
+            "device": device,
+            "threads": torch.get_num_threads(),
+            "fwd_s": med[key],
+            "fwd_vs_exp": med[key] / exp_floor,
+            "fwd_vs_erfc": med[key] / med["erfc"],
+            "fwd_spread": _spread(times[key]),
+        }
+        act = functions.get(name)
         if impl.endswith("-inplace"):
-            refill()
-            rows.append(
-                BenchRow(
-                    name=name,
-                    impl=impl,
-                    size=size,
-                    dtype=dt_name,
-                    device=device,
-                    threads=torch.get_num_threads(),
-                    fwd_s=med[key],
-                    fwd_bwd_s=nan,
-                    fwd_vs_copy=med[key] / med["copy_into"],
-                    fwd_vs_relu=med[key] / med["relu_"],
-                    fwd_bwd_vs_relu=nan,
-                    saved_per_element=nan,
-                    path=_path(functions.get(name), x, True) if impl == "actlab-inplace" else "",
-                    fwd_vs_exp=med[key] / exp_floor,
-                    fwd_vs_erfc=med[key] / med["erfc"],
-                    fwd_spread=_spread(times[key]),
-                    fwd_peak_per_element=peak_bytes(f, buf, backward=False) / size,
-                )
+            refill()  # forward only, against the baselines of in-place work
+            row = BenchRow(
+                **common,
+                fwd_bwd_s=nan,
+                fwd_vs_copy=med[key] / med["copy_into"],
+                fwd_vs_relu=med[key] / med["relu_"],
+                fwd_bwd_vs_relu=nan,
+                saved_per_element=nan,
+                path=_path(act, x, inplace=True) if impl == "actlab-inplace" else "",
+                fwd_peak_per_element=peak_bytes(f, buf, backward=False) / size,
             )
-            continue
-        rows.append(
-            BenchRow(
-                name=name,
-                impl=impl,
-                size=size,
-                dtype=dt_name,
-                device=device,
-                threads=torch.get_num_threads(),
-                fwd_s=med[key],
+        else:
+            row = BenchRow(
+                **common,
                 fwd_bwd_s=med[key + "_fb"],
                 fwd_vs_copy=med[key] / med["copy"],
                 fwd_vs_relu=med[key] / med["relu"],
                 fwd_bwd_vs_relu=med[key + "_fb"] / med["relu_fb"],
                 saved_per_element=saved_bytes(f, x) / size,
-                path=_path(functions.get(name), x) if impl == "actlab" else "",
-                fwd_vs_exp=med[key] / exp_floor,
-                fwd_vs_erfc=med[key] / med["erfc"],
-                fwd_spread=_spread(times[key]),
+                path=_path(act, x) if impl == "actlab" else "",
                 fwd_bwd_spread=_spread(times[key + "_fb"]),
                 fwd_peak_per_element=peak_bytes(f, x, backward=False) / size,
                 fwd_bwd_peak_per_element=peak_bytes(f, x) / size,
             )
-        )
+        rows.append(row)
     return rows
 
 

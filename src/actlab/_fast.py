@@ -541,7 +541,7 @@ def _make_plan(act: Activation, dtype: torch.dtype, params: dict[str, Any]) -> P
     # in place: the chosen kernel, or the correctly rounded one where PyTorch's exact op
     # won the timing (the same values, without a copy back)
     into = getattr(fwds[fv], "into", None)
-    if fv == "native" and mode() != "native":
+    if fv == "native" and spec.native_exact and mode() != "native":
         into = getattr(fwds.get("compiled"), "into", None)
     return Plan(act, params, (fv, fwds[fv]), (bv, bwds[bv]), saves_output, fused, into)
 

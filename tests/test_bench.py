@@ -19,12 +19,41 @@ def test_bench_rows_and_ratios() -> None:
                                                 ("quick_gelu", "actlab")}  # no torch twin
     for r in rows:
         assert r.size == 4096 and r.dtype == "float32" and r.threads >= 1
-        assert r.fwd_s > 0 and r.fwd_bwd_s > 0
-        assert r.fwd_vs_copy > 0 and r.fwd_vs_relu > 0 and r.fwd_bwd_vs_relu > 0
-        assert 0 < r.fwd_vs_exp < float("inf") and 0 < r.fwd_vs_erfc < float("inf")
         assert math.isnan(r.fwd_spread) and math.isnan(r.fwd_bwd_spread)  # 3 repeats: none
+    # every row of one tensor is divided by the same baselines, measured once: the ratio of
+    # two rows' figures is the ratio of their times, whichever baseline it is taken over
+    a, *others = rows
+    for r in others:
+        t = r.fwd_s / a.fwd_s
+        for key in ("fwd_vs_copy", "fwd_vs_relu", "fwd_vs_exp", "fwd_vs_erfc"):
+            assert getattr(r, key) / getattr(a, key) == pytest.approx(t, rel=1e-12), key
+        assert r.fwd_bwd_vs_relu / a.fwd_bwd_vs_relu == pytest.approx(
+            r.fwd_bwd_s / a.fwd_bwd_s, rel=1e-12
+        )
     (row,) = bench(["relu"], sizes=[4096], repeats=5, warmup=1, native=False)
     assert 0 <= row.fwd_spread < float("inf") and 0 <= row.fwd_bwd_spread < float("inf")
+
+
+def test_interleaved_times_each_call_alone_round_by_round(monkeypatch) -> None:
+    """A fake clock: each variant's time is what its call took, setup untimed, the variants
+    alternating call by call (so that drift hits them alike)."""
+    from actlab.analysis import bench as bench_mod
+
+    now, order = [0.0], []
+
+    def tick(name: str, dt: float):
+        def f() -> None:
+            order.append(name)
+            now[0] += dt
+
+        return f
+
+    monkeypatch.setattr(bench_mod.time, "perf_counter", lambda: now[0])
+    times = bench_mod._interleaved(
+        {"a": tick("a", 2.0), "b": tick("b", 5.0)}, 3, lambda: None, {"b": tick("setup", 100.0)}
+    )
+    assert times == {"a": [2.0, 2.0, 2.0], "b": [5.0, 5.0, 5.0]}
+    assert order == ["a", "setup", "b"] * 3
 
 
 def test_spread_is_the_interquartile_range_over_the_median() -> None:

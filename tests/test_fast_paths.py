@@ -537,6 +537,29 @@ def test_float32_kernels_are_offered_and_rounded_mode_leaves_them_out(monkeypatc
         _fast.reset()
 
 
+@pytest.mark.parametrize("raw", ["compield", "fast", "1"])
+def test_unknown_mode_is_an_error_naming_the_settings(raw: str, monkeypatch) -> None:
+    monkeypatch.setenv("ACTLAB_FAST", raw)
+    _fast.reset()
+    try:
+        with pytest.raises(ValueError, match=rf"ACTLAB_FAST='{raw}'.*auto, rounded, bounds, off"):
+            _fast.mode()
+    finally:
+        monkeypatch.delenv("ACTLAB_FAST")
+        _fast.reset()
+    assert _fast.mode() == "auto"
+
+
+@pytest.mark.parametrize("forced", [" Native ", "NO"])
+def test_mode_spellings(forced: str, monkeypatch) -> None:
+    monkeypatch.setenv("ACTLAB_FAST", forced)
+    _fast.reset()
+    try:
+        assert _fast.mode() == {" Native ": "native", "NO": "off"}[forced]
+    finally:
+        _fast.reset()
+
+
 @pytest.mark.parametrize("forced", ["exact", "native", "compiled", "off"])
 def test_mode_override(forced: str, monkeypatch) -> None:
     """ACTLAB_FAST forces a variant where it exists (else exact), or turns fast paths off."""

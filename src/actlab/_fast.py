@@ -379,8 +379,15 @@ def mode() -> str:
     """The ``ACTLAB_FAST`` setting: auto (default), rounded, bounds, off, or a variant's name."""
     global _mode
     if _mode is None:
-        m = os.environ.get("ACTLAB_FAST", "auto").strip().lower() or "auto"
-        _mode = "off" if m in ("0", "no", "false") else m if m in _MODES else "auto"
+        raw = os.environ.get("ACTLAB_FAST", "auto")
+        m = raw.strip().lower() or "auto"
+        m = "off" if m in ("0", "no", "false") else m
+        if m not in _MODES:  # a typo must not silently become auto
+            raise ValueError(
+                f"ACTLAB_FAST={raw!r} is not a setting; use one of: {', '.join(_MODES)} "
+                "(or 0, no, false for off)"
+            )
+        _mode = m
     return _mode
 
 

@@ -18,11 +18,9 @@ def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-def lab_data_available() -> bool:
+def mnist1d_available() -> bool:
     try:
         import mnist1d  # noqa: F401
-
-        from actlab.lab import data  # noqa: F401
     except ImportError:
         return False
     return True
@@ -71,12 +69,13 @@ def user_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return "usermodels"
 
 
-@pytest.mark.skipif(not lab_data_available(), reason="needs actlab.lab.data and mnist1d")
+@pytest.mark.skipif(not mnist1d_available(), reason="needs the mnist1d package")
 def test_relu_dies_and_leaky_relu_survives_on_mnist1d(capsys: pytest.CaptureFixture[str]) -> None:
     relu = run_json(capsys, "--data", "mnist1d", "--act", "relu", "--lr", "0.5", "--epochs", "3")
     assert relu["data"].startswith("mnist1d (4000 train, 1000 test")
     assert relu["model"] == "MLP 40-100-100-100-10, relu" and relu["notes"] == []
-    assert [r["layer"] for r in relu["summary"]] == ["1", "3", "5"]
+    # the lab's MLP names its activation modules acts.0, acts.1, ...
+    assert [r["layer"] for r in relu["summary"]] == ["acts.0", "acts.1", "acts.2"]
     assert max(r["dead_fraction"] for r in relu["summary"]) >= 0.2
     assert any(a["topic"] == "dead_units" for a in relu["advice"])
     assert [e["epoch"] for e in relu["epochs"]] == [1, 2, 3]
@@ -89,16 +88,47 @@ def test_relu_dies_and_leaky_relu_survives_on_mnist1d(capsys: pytest.CaptureFixt
     assert not any(a["topic"] == "dead_units" for a in leaky["advice"])
 
 
-def test_fallback_data_when_lab_data_is_missing(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(sys.modules, "actlab.lab.data", None)  # import fails as if absent
-    out = run_json(capsys, "--data", "mnist1d", "--epochs", "1", "--width", "16")
-    assert "synthetic stand-in" in out["notes"][0]
-    assert out["data"] == "mnist1d (4000 train, 1000 test, 40 inputs, 10 classes)"
+def test_named_data_sets_are_the_labs(capsys: pytest.CaptureFixture[str]) -> None:
+    from actlab.lab import data
+
     spirals = run_json(capsys, "--data", "spirals", "--epochs", "1", "--depth", "2")
-    assert spirals["notes"] == [] and spirals["data"].startswith("spirals (4000 train")
-    assert spirals["model"] == "MLP 2-100-100-3, relu"
+    ds = data.load("spirals", seed=0)
+    assert spirals["notes"] == []
+    assert spirals["data"] == (
+        f"spirals ({len(ds.x_train)} train, {len(ds.x_test)} test, 2 inputs, 2 classes)"
+    )
+    assert spirals["model"] == "MLP 2-100-100-2, relu"
+    assert list(spirals["epochs"][0]["dead_fraction"]) == ["acts.0", "acts.1"]
+    moons = run_json(capsys, "--data", "moons", "--epochs", "1", "--width", "8", "--seed", "3")
+    assert moons["data"] == "moons (1500 train, 500 test, 2 inputs, 2 classes)"
+    assert moons["settings"]["seed"] == 3 and 0.0 <= moons["test_accuracy"] <= 1.0
+
+
+def test_json_keys_are_the_contract(capsys: pytest.CaptureFixture[str]) -> None:
+    out = run_json(capsys, "--data", "moons", "--epochs", "1", "--width", "4", "--depth", "1")
+    assert list(out) == [
+        "data", "model", "settings", "notes", "epochs", "summary", "training_summary",
+        "grad_ratio", "advice", "test_accuracy", "seconds",
+    ]  # fmt: skip
+    assert list(out["settings"]) == [
+        "optimizer", "lr", "momentum", "epochs", "batch_size", "seed", "every"
+    ]  # fmt: skip
+    assert list(out["epochs"][0]) == ["epoch", "loss", "train_accuracy", "dead_fraction"]
+
+
+def test_same_seed_same_result(capsys: pytest.CaptureFixture[str], user_models: str) -> None:
+    argv = ["--model", f"{user_models}:make", "--epochs", "2", "--samples", "200", "--seed", "5"]
+    first, again = run_json(capsys, *argv), run_json(capsys, *argv)
+    first.pop("seconds"), again.pop("seconds")
+    assert first == again  # the factory is called after seeding: the same initialisation
+    assert run_json(capsys, *argv[:-1], "6")["epochs"] != first["epochs"]
+
+
+def test_cli_defaults_are_the_labs() -> None:
+    from actlab.cli import diagnose as cli
+    from actlab.lab import diagnose as lab
+
+    assert (cli.DEFAULT_WIDTH, cli.DEFAULT_DEPTH) == (lab.DEFAULT_WIDTH, lab.DEFAULT_DEPTH)
 
 
 def test_table_output_has_the_summary_and_the_advice(
@@ -154,6 +184,23 @@ def test_given_data_from_an_npz_file(capsys: pytest.CaptureFixture[str], tmp_pat
     assert out["data"] == "mine.npz (150 train, 50 test, 5 inputs, 2 classes)"
     assert out["model"] == "MLP 5-8-8-8-2, relu"
     assert 0.0 <= out["test_accuracy"] <= 1.0
+    np.savez(tmp_path / "train_only.npz", x_train=x, y_train=y)  # the test arrays are optional
+    out = run_json(capsys, "--data", str(tmp_path / "train_only.npz"), "--epochs", "1")
+    assert out["data"] == "train_only.npz (200 train, 0 test, 5 inputs, 2 classes)"
+    assert out["test_accuracy"] is None
+
+
+def test_npz_file_without_the_arrays(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    np.savez(tmp_path / "wrong.npz", a=np.zeros(3))
+    assert main(["diagnose", "--data", str(tmp_path / "wrong.npz")]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "wrong.npz: expected arrays x and y (or x_train and y_train" in err
+    assert "found ['a']" in err
+    np.savez(
+        tmp_path / "half.npz", x_train=np.zeros((3, 2)), y_train=np.zeros(3), x_test=np.zeros(3)
+    )
+    assert main(["diagnose", "--data", str(tmp_path / "half.npz")]) == EXIT_USAGE
+    assert "half.npz: has x_test but no y_test" in capsys.readouterr().err
 
 
 def test_strict_exits_3_when_the_advice_warns(

@@ -458,8 +458,14 @@ def load_cifar10(root: str | os.PathLike) -> Dataset:
     )
 
 
-def load_npz(path: str | os.PathLike, *, seed: int = 0) -> Dataset:
-    """An ``.npz`` with ``x_train, y_train, x_test, y_test``, or ``x, y`` (split 75/25)."""
+def load_npz(path: str | os.PathLike, *, seed: int = 0, require_test: bool = True) -> Dataset:
+    """An ``.npz`` with ``x_train, y_train, x_test, y_test``, or ``x, y`` (split 75/25 by ``seed``).
+
+    With ``require_test=False`` a file with ``x_train`` and ``y_train`` alone is accepted
+    too: all its rows train and the test arrays are empty (0 rows). Every problem (no
+    such file, not an ``.npz``, missing arrays, row counts that disagree) is a
+    :class:`DataError` naming the file.
+    """
     p = Path(path)
     if not p.exists():
         raise DataError(f"{p}: no such file")
@@ -471,6 +477,13 @@ def load_npz(path: str | os.PathLike, *, seed: int = 0) -> Dataset:
     with z:
         if {"x_train", "y_train", "x_test", "y_test"} <= keys:
             xtr, ytr, xte, yte = (z[k] for k in ("x_train", "y_train", "x_test", "y_test"))
+        elif {"x_train", "y_train"} <= keys and not require_test:
+            if keys & {"x_test", "y_test"}:
+                (has,) = keys & {"x_test", "y_test"}
+                lacks = "y_test" if has == "x_test" else "x_test"
+                raise DataError(f"{p}: has {has} but no {lacks}; give both or neither")
+            xtr, ytr = z["x_train"], z["y_train"]
+            xte, yte = xtr[:0], ytr[:0]
         elif {"x", "y"} <= keys:
             x, y = z["x"], z["y"]
             if len(x) != len(y):
@@ -481,10 +494,18 @@ def load_npz(path: str | os.PathLike, *, seed: int = 0) -> Dataset:
                 p.stem, x, y if classification else y.reshape(len(y), -1), seed, n, source=str(p)
             )
         else:
-            raise DataError(
-                f"{p}: expected arrays x and y (or x_train, y_train, x_test, y_test); "
-                f"found {sorted(keys)}"
+            split = (
+                "x_train, y_train, x_test, y_test"
+                if require_test
+                else "x_train and y_train, optionally with x_test and y_test"
             )
+            raise DataError(f"{p}: expected arrays x and y (or {split}); found {sorted(keys)}")
+    if len(xtr) != len(ytr):
+        raise DataError(f"{p}: x_train has {len(xtr)} rows but y_train has {len(ytr)}")
+    if len(xte) != len(yte):
+        raise DataError(f"{p}: x_test has {len(xte)} rows but y_test has {len(yte)}")
+    if len(xtr) == 0:
+        raise DataError(f"{p}: x_train has no rows")
     classification = np.issubdtype(ytr.dtype, np.integer)
     return Dataset(
         p.stem,
@@ -493,6 +514,6 @@ def load_npz(path: str | os.PathLike, *, seed: int = 0) -> Dataset:
         xte.astype(np.float32),
         yte.astype(np.int64) if classification else yte.astype(np.float32),
         task="classification" if classification else "regression",
-        n_classes=int(max(ytr.max(), yte.max())) + 1 if classification else 0,
+        n_classes=int(max(ytr.max(), yte.max(initial=0))) + 1 if classification else 0,
         meta={"source": str(p)},
     )

@@ -3,7 +3,7 @@
 The double kernels (``NAME_fwd_f32``) compute in double and round once: within 0.5 ULP
 (plus 2^-29) of the exact value, and checked against mpmath by the test suite. The
 float32-arithmetic kernels (``NAME_fwd32_f32``, the ``compiled32`` variant of
-:mod:`actlab._fast`) are not correctly rounded; this script runs all 2^32 float32 bit
+:mod:`actlab.torch.fast`) are not correctly rounded; this script runs all 2^32 float32 bit
 patterns through both and reports, per kernel, the largest distance in ULP (units in the
 last place, counted as steps between adjacent float32 values), how many inputs differ at
 all, and the worst input. A kernel's error is then at most that distance + 0.5 ULP; the
@@ -74,7 +74,7 @@ def _error_on(name: str, direction: str, a: float, b: float, xs: np.ndarray, fn)
 
 
 def check(job: tuple[str, str, float, float, int, int]) -> dict:
-    from actlab import _kernels
+    from actlab.torch import kernels as _kernels
 
     name, direction, a, b, chunk_bits, few = job
     ref = _kernels.function(name, direction, "f32")
@@ -131,7 +131,7 @@ def check(job: tuple[str, str, float, float, int, int]) -> dict:
 
 
 def main() -> None:
-    from actlab import _kernels
+    from actlab.torch import kernels as _kernels
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("names", nargs="*", help="kernels (default: every float32 one)")

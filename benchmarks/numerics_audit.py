@@ -23,7 +23,7 @@ def _paths() -> str:
     """Which fast-path variants run here, grouped: "compiled/compiled: elu, gelu; ..."."""
     import torch
 
-    from actlab import _fast
+    from actlab.torch import fast as _fast
 
     groups: dict[str, list[str]] = {}
     x = torch.zeros(8)
@@ -88,7 +88,7 @@ autograd), measured on the same points; "-" where PyTorch has no such op.
 
 The actlab columns are what `actlab.functional` runs on this machine. For float32,
 bfloat16 and float16 CPU tensors that is the fast path chosen per activation by timing
-(`actlab._fast`): the compiled kernel (`compiled`: double in registers, one pass), its
+(`actlab.torch.fast`): the compiled kernel (`compiled`: double in registers, one pass), its
 float32-arithmetic variant where there is one and it is faster (`compiled32`: within the
 bounds but not correctly rounded; over all 2^32 float32 inputs at most 1.5 ULP forward and
 2.5 ULP derivative, by `benchmarks/exhaustive_f32.py`; `ACTLAB_FAST=rounded` leaves it

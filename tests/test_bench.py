@@ -77,7 +77,11 @@ def test_saved_bytes_counts_what_backward_keeps() -> None:
     assert saved_bytes(torch.relu, x) == 4000  # one float32 tensor (its output)
     assert saved_bytes(lambda t: t * 2.0, x) == 0  # a constant scale saves nothing
     assert saved_bytes(lambda t: t * t, x) == 4000  # x saved twice, the same storage counted once
-    assert native_op("gelu") is torch.nn.functional.gelu and native_op("sparse_plus") is None
+    assert native_op("relu") is torch.nn.functional.relu and native_op("sparse_plus") is None
+    x = torch.randn(64)  # parameters and definition-selecting keywords reach PyTorch's op
+    assert torch.equal(native_op("gelu")(x), torch.nn.functional.gelu(x))
+    assert torch.equal(native_op("gelu_tanh")(x), torch.nn.functional.gelu(x, approximate="tanh"))
+    assert torch.equal(native_op("rrelu")(x), torch.nn.functional.rrelu(x, training=False))
 
 
 def test_peak_bytes_counts_outputs_temporaries_and_the_gradient() -> None:
@@ -119,7 +123,7 @@ def test_bench_inplace_rows() -> None:
             assert r.fwd_s > 0 and r.fwd_vs_copy > 0 and r.fwd_vs_relu > 0
             assert math.isnan(r.fwd_bwd_s) and math.isnan(r.fwd_bwd_vs_relu)
             assert r.fwd_peak_per_element < 0.01  # in place: nothing allocated
-    from actlab import _kernels
+    from actlab.torch import kernels as _kernels
 
     if _kernels.load() is not None:  # a kernel overwrites x; without one, copied back
         assert by[("elu", "actlab-inplace")].path.endswith("in place")

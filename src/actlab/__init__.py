@@ -71,7 +71,7 @@ def spec(module: Any) -> str:
 
 def _autodiff(act: Activation, x: Any, params: dict) -> Any:
     # Installed lazily so that `import actlab.functions` stays free of torch.
-    return import_module("actlab.functional").autodiff_derivative(act, x, params)
+    return import_module("actlab.torch.functional").autodiff_derivative(act, x, params)
 
 
 _reg._AUTODIFF.append(_autodiff)

@@ -74,7 +74,7 @@ class BenchRow:
     fwd_vs_relu: float  # over torch.relu's forward on the same tensor
     fwd_bwd_vs_relu: float  # over torch.relu's forward + backward
     saved_per_element: float  # bytes saved for backward, per input element
-    path: str = ""  # actlab's variants, "forward/backward" (actlab._fast), or "reference"
+    path: str = ""  # actlab's variants, "forward/backward" (actlab.torch.fast), or "reference"
     fwd_vs_exp: float = float("nan")  # over the fastest bare e^x on the same tensor
     fwd_vs_erfc: float = float("nan")  # over PyTorch's erfc on the same tensor
     # (75th - 25th percentile) / median of the repeats: how far to trust the cell
@@ -90,56 +90,16 @@ class BenchRow:
 
 def native_op(name: str) -> Callable[[torch.Tensor], torch.Tensor] | None:
     """PyTorch's own implementation of a catalogue entry at default parameters, if any."""
-    import torch.nn.functional as F
+    from ..torch import twins
 
-    return {
-        "sigmoid": torch.sigmoid,
-        "tanh": torch.tanh,
-        "relu": torch.relu,
-        "relu6": F.relu6,
-        "leaky_relu": F.leaky_relu,
-        "elu": F.elu,
-        "celu": F.celu,
-        "selu": F.selu,
-        "gelu": F.gelu,
-        "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
-        "silu": F.silu,
-        "mish": F.mish,
-        "softplus": F.softplus,
-        "softsign": F.softsign,
-        "log_sigmoid": F.logsigmoid,
-        "hard_sigmoid": F.hardsigmoid,
-        "hard_swish": F.hardswish,
-        "hard_tanh": F.hardtanh,
-        "hard_shrink": F.hardshrink,
-        "soft_shrink": F.softshrink,
-        "tanh_shrink": F.tanhshrink,
-        "exponential": torch.exp,
-        "prelu": lambda x: F.prelu(x, torch.tensor([0.25], dtype=x.dtype, device=x.device)),
-        "rrelu": lambda x: F.rrelu(x, training=False),
-        "threshold": lambda x: F.threshold(x, 0.0, 0.0),
-    }.get(name)
+    return twins.function(name)
 
 
 def native_inplace_op(name: str) -> Callable[[torch.Tensor], torch.Tensor] | None:
     """PyTorch's in-place form of a catalogue entry at default parameters, if any."""
-    import torch.nn.functional as F
+    from ..torch import twins
 
-    return {
-        "relu": torch.relu_,
-        "relu6": lambda x: F.relu6(x, inplace=True),
-        "leaky_relu": lambda x: F.leaky_relu(x, inplace=True),
-        "elu": lambda x: F.elu(x, inplace=True),
-        "celu": lambda x: F.celu(x, inplace=True),
-        "selu": lambda x: F.selu(x, inplace=True),
-        "silu": lambda x: F.silu(x, inplace=True),
-        "mish": lambda x: F.mish(x, inplace=True),
-        "hard_sigmoid": lambda x: F.hardsigmoid(x, inplace=True),
-        "hard_swish": lambda x: F.hardswish(x, inplace=True),
-        "hard_tanh": lambda x: F.hardtanh(x, inplace=True),
-        "rrelu": lambda x: F.rrelu(x, training=False, inplace=True),
-        "threshold": lambda x: F.threshold(x, 0.0, 0.0, inplace=True),
-    }.get(name)
+    return twins.inplace_function(name)
 
 
 def saved_bytes(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> int:
@@ -277,7 +237,7 @@ def _bench_tensor(
     In-place variants (``inplace``) overwrite a buffer refilled from x before each call,
     untimed; their baselines are a copy into an existing buffer and PyTorch's in-place
     ReLU, timed the same way."""
-    from .. import functional as AF
+    from ..torch import functional as AF
 
     g = torch.ones_like(x)
     xg = x.detach().requires_grad_(True)
@@ -382,9 +342,9 @@ def _bench_tensor(
 def _path(act: Any, x: torch.Tensor, inplace: bool = False) -> str:
     """Which implementation actlab ran: the fast plan's variants, or the reference path;
     in place, the kernel that overwrites x, or the forward whose result is copied back."""
-    from .. import _fast
+    from ..torch import fast
 
-    plan = _fast.plan(act, x, act.resolve({}))
+    plan = fast.plan(act, x, act.resolve({}))
     if plan is None:
         return "reference"
     if not inplace:

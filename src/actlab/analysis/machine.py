@@ -27,10 +27,10 @@ def describe() -> dict[str, Any]:
         >>> "cpu" in describe() and "torch" in describe()
         True
     """
+    from importlib.metadata import version
+
     import numpy
     import torch
-
-    from .. import __version__
 
     return {
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -40,6 +40,6 @@ def describe() -> dict[str, Any]:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "numpy": numpy.__version__,
-        "actlab": __version__,
+        "actlab": version("actlab"),  # the installed distribution's, not the package root's
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }

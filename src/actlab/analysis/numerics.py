@@ -160,42 +160,6 @@ def _reference(name: str, params: tuple, xs: bytes) -> tuple[np.ndarray, np.ndar
     )
 
 
-def _torch_native(name: str, params: dict[str, Any]) -> Callable[[Any], Any] | None:
-    import torch
-    import torch.nn.functional as F
-
-    p = params
-    table: dict[str, Callable[[Any], Any]] = {
-        "identity": lambda x: x * 1,
-        "sigmoid": torch.sigmoid,
-        "hard_sigmoid": F.hardsigmoid,
-        "log_sigmoid": F.logsigmoid,
-        "tanh": torch.tanh,
-        "hard_tanh": lambda x: F.hardtanh(x, p.get("min_val", -1.0), p.get("max_val", 1.0)),
-        "softsign": F.softsign,
-        "relu": F.relu,
-        "relu6": F.relu6,
-        "leaky_relu": lambda x: F.leaky_relu(x, p.get("negative_slope", 0.01)),
-        "prelu": lambda x: F.prelu(x, torch.tensor([p.get("weight", 0.25)], dtype=x.dtype)),
-        "rrelu": lambda x: F.rrelu(x, p.get("lower", 1 / 8), p.get("upper", 1 / 3), training=False),
-        "threshold": lambda x: F.threshold(x, p.get("threshold", 0.0), p.get("value", 0.0)),
-        "elu": lambda x: F.elu(x, p.get("alpha", 1.0)),
-        "celu": lambda x: F.celu(x, p.get("alpha", 1.0)),
-        "selu": F.selu,
-        "gelu": F.gelu,
-        "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
-        "silu": F.silu,
-        "hard_swish": F.hardswish,
-        "mish": F.mish,
-        "softplus": lambda x: F.softplus(x, p.get("beta", 1.0), p.get("threshold", 20.0)),
-        "hard_shrink": lambda x: F.hardshrink(x, p.get("lambd", 0.5)),
-        "soft_shrink": lambda x: F.softshrink(x, p.get("lambd", 0.5)),
-        "tanh_shrink": F.tanhshrink,
-        "exponential": torch.exp,
-    }
-    return table.get(name)
-
-
 def _measure(
     name: str,
     dtype: str,
@@ -262,7 +226,8 @@ def audit(
     Returns:
         One :class:`AuditRow` per activation, dtype and implementation.
     """
-    from .. import functional as AF
+    from ..torch import functional as AF
+    from ..torch import twins
 
     if names is None:
         names = [n for n in functions.names() if functions.get(n).kind == "elementwise"]
@@ -294,22 +259,10 @@ def audit(
                     lambda t, a=act, p=p: AF.apply(a, t, **p),
                 )
             )
-            native = _torch_native(act.name, p) if torch_native else None
+            native = twins.function(act, p) if torch_native else None
             if native is not None:
                 rows.append(_measure(act.name, dt, "torch", x64, ref_f, ref_d, native))
     return rows
-
-
-def _torch_vector_native(name: str) -> Callable[[Any], Any] | None:
-    import torch
-    import torch.nn.functional as F
-
-    return {
-        "softmax": lambda x: torch.softmax(x, -1),
-        "log_softmax": lambda x: torch.log_softmax(x, -1),
-        "softmin": lambda x: F.softmin(x, -1),
-        "glu": lambda x: F.glu(x, -1),
-    }.get(name)
 
 
 def audit_vector(
@@ -329,7 +282,8 @@ def audit_vector(
     """
     import torch
 
-    from .. import functional as AF
+    from ..torch import functional as AF
+    from ..torch import twins
 
     if names is None:
         names = [n for n in functions.names() if functions.get(n).kind == "vector"]
@@ -345,7 +299,7 @@ def audit_vector(
         glu = name in ("glu", "swiglu", "geglu")
         g64 = rng.standard_normal((rows, length // 2 if glu else length))
         impls = [("actlab", lambda t, a=act: AF.apply(a, t, dim=-1))]
-        native = _torch_vector_native(act.name) if torch_native else None
+        native = twins.function(act) if torch_native else None
         if native is not None:
             impls.append(("torch", native))
         for dt in dtypes:

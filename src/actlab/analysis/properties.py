@@ -958,9 +958,8 @@ def relative_cost(
     """
     import torch
 
-    from .. import functional
+    from ..torch import functional, twins
     from . import machine
-    from .numerics import _torch_native
 
     pairs = _items(items)
     labels = {_label(a.name, g): (a, g) for a, g in pairs}
@@ -981,7 +980,7 @@ def relative_cost(
     runners: dict[tuple[str, str], Callable[[], float]] = {}
     for lab, (a, g) in labels.items():
         runners[("actlab", lab)] = timer(lambda x, a=a, g=g: functional.apply(a, x, **g))
-        fn = _torch_native(a.name, a.resolve(g)) if native and not a.user else None
+        fn = twins.function(a, g) if native else None
         if fn is not None:
             runners[("torch", lab)] = timer(fn)
     old_threads = torch.get_num_threads()

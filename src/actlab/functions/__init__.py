@@ -14,6 +14,7 @@ from . import gated, rectifiers, shrink, sigmoidal, vector  # noqa: F401  (regis
 from ._registry import (
     Activation,
     Param,
+    TorchTwin,
     UnknownActivationError,
     aliases,
     get,
@@ -30,6 +31,7 @@ __all__ = [
     "InvalidParameterError",
     "Options",
     "Param",
+    "TorchTwin",
     "UnknownActivationError",
     "aliases",
     "format_spec",

@@ -25,6 +25,7 @@ from ._validation import Interval, InvalidParameterError, check_param
 __all__ = [
     "Activation",
     "Param",
+    "TorchTwin",
     "UnknownActivationError",
     "aliases",
     "get",
@@ -65,6 +66,57 @@ class Param:
 
 
 @dataclass(frozen=True)
+class TorchTwin:
+    """PyTorch's own form of a catalogue entry, named rather than imported.
+
+    ``actlab.functions`` imports no torch, so the twin is a description that the
+    torch layer (:mod:`actlab.torch.twins`) turns into calls; every table that maps
+    the catalogue onto PyTorch (the benchmarks' baselines, the numerics audit's torch
+    rows, the fast paths' native candidates, ``actlab.spec`` of a ``torch.nn`` module,
+    the monitor's hooks) is read from here.
+
+    Attributes:
+        function: the functional op, a dotted name under ``torch``
+            (``"nn.functional.leaky_relu"``, ``"exp"``), called as
+            ``function(x, *params, **fixed)``; empty where PyTorch has only a module.
+        module: the ``torch.nn`` class (``"LeakyReLU"``), built as ``module(*params,
+            **fixed)``; its parameters are attributes of the same names.
+        params: the entry's parameters that PyTorch takes, in its positional order
+            after the input and under the same names; ``None``: all of them, in order.
+        fixed: keywords that select this entry's definition among PyTorch's
+            (GELU's ``approximate``, RReLU's ``training=False`` for the mean slope).
+        tensor_params: parameters PyTorch takes as tensors (PReLU's weight).
+        inplace: the functional op takes ``inplace=``.
+        aten: the ATen op whose ``out=`` overload computes the entry (no allocation), as
+            ``aten(x, *aten_args, *params, out=buffer)``; empty where there is none.
+        aten_args: leading constants of that call (ReLU6 is ``hardtanh(x, 0, 6)``).
+        calls: more dotted names that compute the entry (``"special.expit"``): the
+            monitor sees calls to them as call sites too.
+        audited: how PyTorch's op compares with the catalogue's bounds (2 ULP forward in
+            float32, bfloat16 and float16, NaN propagating; ``tests/test_fast_paths.py``
+            audits it again on each machine): ``"exact"`` (correctly rounded: it competes
+            with actlab's kernels), ``"bounds"`` (within them: it runs where no kernel
+            can be built), ``""`` (not offered as a fast path).
+        exact_params: parameters that PyTorch's op rounds to the tensor's dtype before
+            comparing (a threshold): the native form is offered only where they are exact.
+        native_when: the parameter values for which the native form is offered at all.
+    """
+
+    function: str = ""
+    module: str = ""
+    params: tuple[str, ...] | None = None
+    fixed: tuple[tuple[str, Any], ...] = ()
+    tensor_params: tuple[str, ...] = ()
+    inplace: bool = False
+    aten: str = ""
+    aten_args: tuple[float, ...] = ()
+    calls: tuple[str, ...] = ()
+    audited: Literal["", "bounds", "exact"] = ""
+    exact_params: tuple[str, ...] = ()
+    native_when: Callable[[dict], bool] | None = None
+
+
+@dataclass(frozen=True)
 class Activation:
     """An activation function: its math, its derivative, its parameters and what is known of it.
 
@@ -82,6 +134,12 @@ class Activation:
     output, ``f'(x) = grad_from_output(f(x))`` for every x (NaN included) and
     every allowed parameter value, with no loss of accuracy (the ReLU family, exp):
     the torch backward then keeps the output, as PyTorch's does, not the input.
+
+    ``torch_twin`` is PyTorch's own form, where it has one (:class:`TorchTwin`).
+    ``kernel`` names the compiled kernel this entry runs on where it borrows another
+    entry's (PReLU and RReLU run leaky_relu's), with ``kernel_args`` mapping the
+    parameters onto the kernel's two numbers; by default an entry runs the kernel of its
+    own name, if ``kernels.c`` has one, with its first two parameters.
     """
 
     name: str
@@ -111,6 +169,9 @@ class Activation:
     stochastic: bool = False
     user: bool = False
     accepts_xp: bool = True
+    torch_twin: TorchTwin | None = None
+    kernel: str = ""
+    kernel_args: Callable[[dict], tuple[float, ...]] | None = None
 
     # -- derived metadata ------------------------------------------------------------
     @property

@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from ._array import INV_SQRT_2PI, SQRT_HALF, erfc, zero_at_inf
-from ._registry import Param, define
+from ._registry import Param, TorchTwin, define
 from ._validation import Interval
 from .sigmoidal import clip, sigmoid, sigmoid_grad, softplus0
 
@@ -138,6 +138,9 @@ define(
     origin="Hendrycks and Gimpel (2016), Gaussian Error Linear Units (GELUs)",
     aliases=("GELU", "gelu_exact", "gelu_erf"),
     class_name="GELU",
+    torch_twin=TorchTwin(
+        "nn.functional.gelu", "GELU", fixed=(("approximate", "none"),), aten="gelu"
+    ),
     frameworks="Exact (erf) by default in PyTorch (approximate='none'), Keras "
     "(approximate=False) and Hugging Face ('gelu'); jax.nn.gelu defaults to "
     "approximate=True, the tanh form (gelu_tanh here). PyTorch's float32 CPU kernel "
@@ -161,6 +164,9 @@ define(
     origin="Hendrycks and Gimpel (2016), Gaussian Error Linear Units (GELUs)",
     aliases=("GELUTanh", "gelu_new", "gelu_pytorch_tanh", "gelu_approximate", "gelu_fast"),
     class_name="GELUTanh",
+    torch_twin=TorchTwin(
+        "nn.functional.gelu", "GELU", fixed=(("approximate", "tanh"),), aten="gelu"
+    ),
     frameworks="PyTorch nn.GELU(approximate='tanh'), jax.nn.gelu(approximate=True) (its "
     "default), Keras gelu(approximate=True), Hugging Face 'gelu_new' and "
     "'gelu_pytorch_tanh'. Differs from the exact gelu by up to 4.7e-4.",
@@ -201,6 +207,7 @@ define(
     "Function Approximation in Reinforcement Learning; Hendrycks and Gimpel (2016)",
     aliases=("SiLU",),
     class_name="SiLU",
+    torch_twin=TorchTwin("nn.functional.silu", "SiLU", inplace=True, aten="silu"),
     frameworks="PyTorch nn.SiLU, jax.nn.silu, keras silu. JAX and Keras also call it "
     "'swish' (jax.nn.swish = silu), which here is swish with beta = 1. Minimum " + _SILU_MIN + ".",
 )
@@ -250,6 +257,7 @@ define(
     origin="Howard et al. (2019), Searching for MobileNetV3",
     aliases=("Hardswish", "hard_silu", "HardSiLU"),
     class_name="Hardswish",
+    torch_twin=TorchTwin("nn.functional.hardswish", "Hardswish", inplace=True, aten="hardswish"),
     frameworks="PyTorch nn.Hardswish, Keras 3 hard_silu / hard_swish, jax.nn.hard_silu / "
     "hard_swish: the same function. At the kinks PyTorch's derivative is 0 at x = -3 and "
     "1 at x = 3 (followed here); before pytorch#148049 it was -0.5 and 1.5.",
@@ -270,6 +278,7 @@ define(
     origin="Misra (2019), Mish: A Self Regularized Non-Monotonic Activation Function",
     aliases=("Mish",),
     class_name="Mish",
+    torch_twin=TorchTwin("nn.functional.mish", "Mish", inplace=True, aten="mish"),
     frameworks="PyTorch nn.Mish, keras mish, timm Mish: the same function.",
 )
 

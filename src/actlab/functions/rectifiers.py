@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._array import nan_like_input
-from ._registry import Param, define
+from ._registry import Param, TorchTwin, define
 from ._validation import Interval, InvalidParameterError
 from .sigmoidal import _window, clip, sigmoid, softplus0
 
@@ -87,6 +87,11 @@ def _check_rrelu(p: dict) -> None:
             f"The 'upper' parameter of rrelu must be at least 'lower'. "
             f"Got lower={p['lower']!r}, upper={p['upper']!r} instead."
         )
+
+
+def _rrelu_mean_slope(p: dict) -> tuple[float, ...]:
+    # the deterministic form runs leaky_relu's kernel at the mean slope
+    return ((float(p["lower"]) + float(p["upper"])) / 2.0,)
 
 
 def threshold(xp: Any, x: Any, threshold: float = 0.0, value: float = 0.0) -> Any:
@@ -175,6 +180,7 @@ define(
     "Machines; Glorot, Bordes, Bengio (2011), Deep Sparse Rectifier Neural Networks",
     aliases=("ReLU", "rectifier"),
     class_name="ReLU",
+    torch_twin=TorchTwin("nn.functional.relu", "ReLU", inplace=True, aten="relu", audited="exact"),
     frameworks="Identical everywhere; relu'(0) = 0 in PyTorch and JAX.",
 )
 
@@ -197,6 +203,14 @@ define(
     origin="Krizhevsky (2010), Convolutional Deep Belief Networks on CIFAR-10",
     aliases=("ReLU6",),
     class_name="ReLU6",
+    torch_twin=TorchTwin(
+        "nn.functional.relu6",
+        "ReLU6",
+        inplace=True,
+        aten="hardtanh",
+        aten_args=(0.0, 6.0),
+        audited="exact",
+    ),
     frameworks="Identical everywhere; derivative 0 at both kinks in PyTorch and JAX.",
 )
 
@@ -245,6 +259,9 @@ define(
     "Acoustic Models",
     aliases=("LeakyReLU", "lrelu"),
     class_name="LeakyReLU",
+    torch_twin=TorchTwin(
+        "nn.functional.leaky_relu", "LeakyReLU", inplace=True, aten="leaky_relu", audited="bounds"
+    ),
     frameworks="Default slope differs: PyTorch and JAX 0.01, Keras 3's LeakyReLU layer 0.3 "
     "and leaky_relu function 0.2, tf.nn.leaky_relu 0.2. Derivative at 0 is the slope "
     "(PyTorch).",
@@ -276,6 +293,8 @@ define(
     "Human-Level Performance on ImageNet Classification",
     aliases=("PReLU",),
     class_name="PReLU",
+    torch_twin=TorchTwin("nn.functional.prelu", "PReLU", tensor_params=("weight",)),
+    kernel="leaky_relu",
     frameworks="PyTorch nn.PReLU(num_parameters=1, init=0.25) learns one slope or one per "
     "channel (dim 1); Keras PReLU learns one per element by default (shared_axes to share).",
 )
@@ -308,6 +327,11 @@ define(
     "Convolutional Network",
     aliases=("RReLU",),
     class_name="RReLU",
+    torch_twin=TorchTwin(
+        "nn.functional.rrelu", "RReLU", fixed=(("training", False),), inplace=True, audited="bounds"
+    ),
+    kernel="leaky_relu",
+    kernel_args=_rrelu_mean_slope,
     frameworks="PyTorch nn.RReLU(lower=1/8, upper=1/3); forward/derivative here are the "
     "evaluation form; the torch module draws a slope per element in training.",
 )
@@ -334,6 +358,14 @@ define(
     origin="PyTorch nn.Threshold (from Lua Torch)",
     aliases=("Threshold",),
     class_name="Threshold",
+    torch_twin=TorchTwin(
+        "nn.functional.threshold",
+        "Threshold",
+        inplace=True,
+        aten="threshold",
+        audited="exact",
+        exact_params=("threshold",),
+    ),
     frameworks="PyTorch nn.Threshold(threshold, value) has no defaults (0, 0 here, = relu); "
     "Keras 3 threshold(x, threshold, default_value). Discontinuous when value != threshold.",
 )
@@ -363,6 +395,7 @@ define(
     "Learning by Exponential Linear Units (ELUs)",
     aliases=("ELU",),
     class_name="ELU",
+    torch_twin=TorchTwin("nn.functional.elu", "ELU", inplace=True, aten="elu", audited="bounds"),
     frameworks="alpha = 1 everywhere. C1 only when alpha = 1; derivative at 0 is alpha (PyTorch).",
 )
 
@@ -385,6 +418,7 @@ define(
     origin="Barron (2017), Continuously Differentiable Exponential Linear Units",
     aliases=("CELU",),
     class_name="CELU",
+    torch_twin=TorchTwin("nn.functional.celu", "CELU", inplace=True, aten="celu", audited="bounds"),
     frameworks="PyTorch nn.CELU, jax.nn.celu, keras celu, all alpha = 1.",
 )
 
@@ -407,8 +441,17 @@ define(
     origin="Klambauer, Unterthiner, Mayr, Hochreiter (2017), Self-Normalizing Neural Networks",
     aliases=("SELU",),
     class_name="SELU",
+    torch_twin=TorchTwin("nn.functional.selu", "SELU", inplace=True, audited="bounds"),
     frameworks="Same constants everywhere; derivative at 0 is scale * alpha (PyTorch).",
 )
+
+
+def _softplus_audited(p: dict) -> bool:
+    # PyTorch's softplus was audited at thresholds up to the default 20: below the
+    # threshold it forms e^(beta x), which overflows float32 beyond 88.7 (softplus(449)
+    # is inf with threshold inf)
+    return p["threshold"] <= 20.0
+
 
 define(
     name="softplus",
@@ -435,6 +478,13 @@ define(
     "Functional Knowledge for Better Option Pricing",
     aliases=("Softplus",),
     class_name="Softplus",
+    torch_twin=TorchTwin(
+        "nn.functional.softplus",
+        "Softplus",
+        aten="softplus",
+        audited="bounds",
+        native_when=_softplus_audited,
+    ),
     frameworks="PyTorch nn.Softplus(beta=1, threshold=20) returns x when beta * x > 20 "
     "(a jump of about 2e-9 there, invisible in float32); jax.nn.softplus is "
     "logaddexp(x, 0) with no threshold (threshold=inf here); Keras softplus has no beta.",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._array import nan_like_input
-from ._registry import Param, define
+from ._registry import Param, TorchTwin, define
 from ._validation import Interval
 
 INF = float("inf")
@@ -81,6 +81,13 @@ define(
     origin="Donoho and Johnstone (1994), Ideal spatial adaptation by wavelet shrinkage",
     aliases=("Hardshrink",),
     class_name="Hardshrink",
+    torch_twin=TorchTwin(
+        "nn.functional.hardshrink",
+        "Hardshrink",
+        aten="hardshrink",
+        audited="exact",
+        exact_params=("lambd",),
+    ),
     frameworks="PyTorch nn.Hardshrink(lambd=0.5); Keras 3 hard_shrink(threshold=0.5).",
 )
 
@@ -100,6 +107,7 @@ define(
     origin="Donoho and Johnstone (1994), Ideal spatial adaptation by wavelet shrinkage",
     aliases=("Softshrink",),
     class_name="Softshrink",
+    torch_twin=TorchTwin("nn.functional.softshrink", "Softshrink", aten="softshrink"),
     frameworks="PyTorch nn.Softshrink(lambd=0.5); Keras 3 soft_shrink(threshold=0.5).",
 )
 
@@ -117,6 +125,7 @@ define(
     origin="PyTorch nn.Tanhshrink (from Lua Torch)",
     aliases=("Tanhshrink",),
     class_name="Tanhshrink",
+    torch_twin=TorchTwin("nn.functional.tanhshrink", "Tanhshrink"),
     frameworks="PyTorch nn.Tanhshrink; Keras 3 tanh_shrink. Computed by series near 0, where "
     "x - tanh(x) in float32 loses every digit below |x| = 3e-4.",
 )

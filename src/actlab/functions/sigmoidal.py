@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._array import nan_like_input
-from ._registry import Param, define
+from ._registry import Param, TorchTwin, define
 from ._validation import Interval, InvalidParameterError
 
 
@@ -168,6 +168,7 @@ define(
     "back-propagating errors",
     aliases=("logistic", "expit", "Sigmoid"),
     class_name="Sigmoid",
+    torch_twin=TorchTwin("sigmoid", "Sigmoid", aten="sigmoid", calls=("special.expit",)),
     frameworks="Identical in PyTorch, Keras and JAX.",
 )
 
@@ -186,6 +187,9 @@ define(
     origin="-",
     aliases=("LogSigmoid",),
     class_name="LogSigmoid",
+    torch_twin=TorchTwin(
+        "nn.functional.logsigmoid", "LogSigmoid", aten="log_sigmoid", audited="bounds"
+    ),
     frameworks="PyTorch nn.LogSigmoid, jax.nn.log_sigmoid, keras log_sigmoid.",
 )
 
@@ -204,6 +208,7 @@ define(
     origin="LeCun, Bottou, Orr, Mueller (1998), Efficient BackProp",
     aliases=("Tanh",),
     class_name="Tanh",
+    torch_twin=TorchTwin("tanh", "Tanh", aten="tanh"),
     frameworks="Identical in PyTorch, Keras and JAX.",
 )
 
@@ -223,6 +228,13 @@ define(
     origin="Howard et al. (2019), Searching for MobileNetV3",
     aliases=("Hardsigmoid", "hard_sigmoid_v3"),
     class_name="Hardsigmoid",
+    torch_twin=TorchTwin(
+        "nn.functional.hardsigmoid",
+        "Hardsigmoid",
+        inplace=True,
+        aten="hardsigmoid",
+        audited="bounds",
+    ),
     frameworks="PyTorch nn.Hardsigmoid, Keras 3 hard_sigmoid and jax.nn.hard_sigmoid compute "
     "relu6(x + 3) / 6 (slope 1/6). Keras 2 and TensorFlow's hard_sigmoid was "
     "clip(0.2x + 0.5, 0, 1) (slope 1/5): that is hard_sigmoid_keras2 here. Derivative is "
@@ -289,6 +301,9 @@ define(
     origin="Collobert (2004), Large Scale Machine Learning (PhD thesis)",
     aliases=("Hardtanh",),
     class_name="Hardtanh",
+    torch_twin=TorchTwin(
+        "nn.functional.hardtanh", "Hardtanh", inplace=True, aten="hardtanh", audited="exact"
+    ),
     frameworks="PyTorch nn.Hardtanh(min_val=-1, max_val=1); jax.nn.hard_tanh and Keras 3 "
     "hard_tanh fix the range to [-1, 1]. Derivative 0 at both ends (PyTorch).",
 )
@@ -309,6 +324,7 @@ define(
     "Glorot and Bengio (2010)",
     aliases=("Softsign", "soft_sign"),
     class_name="Softsign",
+    torch_twin=TorchTwin("nn.functional.softsign", "Softsign"),
     frameworks="PyTorch nn.Softsign, jax.nn.soft_sign, keras softsign.",
 )
 
@@ -328,5 +344,6 @@ define(
     origin="-",
     aliases=("exp", "Exponential"),
     class_name="Exponential",
+    torch_twin=TorchTwin("exp", aten="exp", audited="bounds"),
     frameworks="Keras 'exponential'; no PyTorch or JAX activation of that name.",
 )

@@ -12,7 +12,7 @@ from typing import Any
 import array_api_compat as aac
 
 from ._array import zero_at_inf
-from ._registry import Param, define
+from ._registry import Param, TorchTwin, define
 from ._validation import Interval
 from .gated import gelu, gelu_grad
 from .sigmoidal import sigmoid, sigmoid_grad
@@ -191,6 +191,7 @@ define(
     "Network Outputs",
     aliases=("Softmax",),
     class_name="Softmax",
+    torch_twin=TorchTwin("nn.functional.softmax", "Softmax"),
     frameworks="PyTorch nn.Softmax(dim) (an implicit dim is deprecated there; -1 here), "
     "keras softmax(axis=-1), jax.nn.softmax(axis=-1). nn.Softmax2d is softmax(dim=-3).",
     **_PROB,
@@ -212,6 +213,7 @@ define(
     origin="-",
     aliases=("LogSoftmax",),
     class_name="LogSoftmax",
+    torch_twin=TorchTwin("nn.functional.log_softmax", "LogSoftmax"),
     frameworks="PyTorch nn.LogSoftmax(dim), jax.nn.log_softmax, keras log_softmax.",
 )
 
@@ -228,6 +230,7 @@ define(
     origin="-",
     aliases=("Softmin",),
     class_name="Softmin",
+    torch_twin=TorchTwin("nn.functional.softmin", "Softmin"),
     frameworks="PyTorch nn.Softmin(dim); no Keras or JAX op.",
     **_PROB,
 )
@@ -267,6 +270,7 @@ define(
     "Networks",
     aliases=("GLU",),
     class_name="GLU",
+    torch_twin=TorchTwin("nn.functional.glu", "GLU"),
     frameworks="PyTorch F.glu(x, dim=-1), jax.nn.glu(x, axis=-1), keras glu(x, axis=-1): "
     "the same split (the second half is the gate). Output is half the size along dim.",
     **_GLU,

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,12 +32,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import _kernels
-from ..nn import ActivationModule
+from ..functions import Interval
+from ..functions._validation import check_param
+from ..torch import kernels as _kernels
+from ..torch.nn import ActivationModule
 from . import data as data_mod
 from .models import build
 
-__all__ = ["DEFAULTS", "OPTIMIZERS", "Result", "group_key", "resolve", "train_group", "train_plain"]
+__all__ = [
+    "DEFAULTS",
+    "FIT_OPTIMIZERS",
+    "OPTIMIZERS",
+    "Result",
+    "fit",
+    "group_key",
+    "resolve",
+    "train_group",
+    "train_plain",
+]
 
 DEFAULTS: dict[str, Any] = {
     "data": "mnist1d",
@@ -495,7 +508,7 @@ class _MLPStack:
         return out if self.out_act is None else self.out_act(out[..., : self.n_out])
 
     def _hidden(self, x: torch.Tensor, train: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        from .. import functional as AF
+        from ..torch import functional as AF
 
         h = x.flatten(2)
         acts = []
@@ -533,7 +546,8 @@ class _MLPStack:
         a fast path for ``x``'s dtype, PReLU's learnable slopes and RReLU's random ones
         included.
         """
-        from .. import _fast, functions
+        from .. import functions
+        from ..torch import fast
 
         if self.norm is not None or self.out_act is not None:
             return None
@@ -541,14 +555,14 @@ class _MLPStack:
         rrelu = self.act.name == "rrelu" and not any(learn)
         if rrelu or (self.act.name == "prelu" and all(k == {"weight"} for k in learn)):
             probe = torch.zeros(self.s, 1, 1, dtype=x.dtype)
-            if _fast.slope_plan(functions.get("prelu"), probe, {"weight": probe}) is None:
+            if fast.slope_plan(functions.get("prelu"), probe, {"weight": probe}) is None:
                 return None
             if rrelu:
                 return _SlopeStep(None, self.act_static["lower"], self.act_static["upper"])
             return _SlopeStep([d["weight"] for d in self.act_learn])
         if any(learn) or self.act.stochastic:
             return None
-        pl = _fast.plan(self.act, x, self.act_static)
+        pl = fast.plan(self.act, x, self.act_static)
         return None if pl is None else _PlanStep(pl)
 
     @torch.no_grad()
@@ -683,13 +697,14 @@ class _SlopeStep:
         self.weights, self.lower, self.upper = weights, lower, upper
 
     def forward(self, z: torch.Tensor, i: int) -> tuple[torch.Tensor, tuple]:
-        from .. import _fast, functions
+        from .. import functions
+        from ..torch import fast
 
         if self.weights is None:
             w = torch.empty_like(z).uniform_(self.lower, self.upper)
         else:
             w = self.weights[i]
-        sp = _fast.slope_plan(functions.get("prelu"), z, {"weight": w})
+        sp = fast.slope_plan(functions.get("prelu"), z, {"weight": w})
         return sp.forward(z, w), (sp, z, w)
 
     def backward(self, saved: tuple, g: torch.Tensor, overwrite: bool = False) -> tuple:
@@ -859,3 +874,158 @@ def train_group(configs: Sequence[dict[str, Any]]) -> list[Result]:
     for r in results:
         r.seconds = elapsed / s_count
     return results
+
+
+# --------------------------------------------------------------------------------------
+# fit: any model, given tensors
+
+#: The optimizers :func:`fit` builds.
+FIT_OPTIMIZERS = ("sgd", "adam")
+_INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
+
+
+_EPOCHS = (Interval(numbers.Integral, 1, None),)
+_SEED = (Interval(numbers.Integral, 0, 2**64, closed="left"),)
+_LR = (Interval(numbers.Real, 0.0, None, closed="neither"),)
+_MOMENTUM = (Interval(numbers.Real, 0.0, 1.0, closed="left"),)
+
+
+def fit(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int = 100,
+    optimizer: str = "sgd",
+    momentum: float = 0.9,
+    seed: int = 0,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Train ``model`` in place on ``(x, y)`` with mini-batch SGD (with momentum) or Adam.
+
+    Each epoch visits every row once, in an order drawn from a ``torch.Generator``
+    seeded with ``seed`` (so the same seed gives the same batches); the last batch of
+    an epoch may be smaller. ``fit`` does not seed the global RNG: seed it before
+    building the model (its initialisation) when runs must repeat, dropout included.
+    The model is put in train mode at the start of every epoch (``on_epoch`` may
+    switch it to eval mode) and stays in it.
+
+    Args:
+        model: any ``torch.nn.Module`` with trainable parameters; ``model(x[idx])``
+            must return the outputs for a batch.
+        x: inputs, one row per sample (any shape after the first dimension).
+        y: integer class labels (cross-entropy; converted to int64) or floating
+            targets (mean squared error), one per row of ``x``.
+        epochs: passes over the data, >= 1.
+        lr: learning rate, finite and > 0.
+        batch_size: rows per step, >= 1.
+        optimizer: ``"sgd"`` (``torch.optim.SGD`` with ``momentum``) or ``"adam"``
+            (``torch.optim.Adam``, defaults otherwise).
+        momentum: SGD momentum in [0, 1); ignored by Adam.
+        seed: seeds the shuffling, in [0, 2**64).
+        loss_fn: ``loss_fn(outputs, targets)`` -> a scalar mean over the batch, instead of
+            the default chosen by ``y``'s dtype.
+        on_epoch: called after each epoch's last step with that epoch's record (the dict
+            ``fit`` returns for it), e.g. to read a monitor or evaluate.
+
+    Returns:
+        One record per epoch: ``{"epoch": 1.., "loss": mean training loss over the
+        epoch's batches, weighted by batch size (None when it is not finite),
+        "train_accuracy": the fraction of rows whose largest output is the label
+        (None for targets that are not labels or outputs that are not 2-D)}``.
+
+    Raises:
+        TypeError: ``model``, ``x``, ``y`` or a callable of the wrong type.
+        ValueError: a value outside its range (the message names the parameter).
+
+    Example:
+        >>> import torch
+        >>> from actlab.lab.trainer import fit
+        >>> _ = torch.manual_seed(0)
+        >>> net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+        >>> x = torch.randn(64, 2)
+        >>> y = (x[:, 0] > 0).long()
+        >>> [r["epoch"] for r in fit(net, x, y, epochs=2, lr=0.1, batch_size=16)]
+        [1, 2]
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(
+            f"The 'model' parameter must be a torch.nn.Module. Got {type(model).__name__}"
+        )
+    for name, t in (("x", x), ("y", y)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(
+                f"The {name!r} parameter must be a torch.Tensor. Got {type(t).__name__}"
+            )
+    for name, f in (("loss_fn", loss_fn), ("on_epoch", on_epoch)):
+        if f is not None and not callable(f):
+            raise TypeError(f"The {name!r} parameter must be callable or None. Got {f!r}")
+    if x.dim() < 1 or len(x) < 1:
+        raise ValueError(
+            f"The 'x' parameter must have at least one row. Got shape {tuple(x.shape)}"
+        )
+    if y.dim() < 1 or len(y) != len(x):
+        raise ValueError(
+            f"The 'y' parameter must have one row per row of x ({len(x)}). "
+            f"Got shape {tuple(y.shape)}"
+        )
+    classification = y.dtype in _INT_DTYPES
+    if not (classification or y.dtype.is_floating_point):
+        raise ValueError(
+            f"The 'y' parameter must hold integer labels or floating targets. Got {y.dtype}"
+        )
+    check_param("fit", "epochs", epochs, _EPOCHS)
+    check_param("fit", "batch_size", batch_size, _EPOCHS)
+    check_param("fit", "seed", seed, _SEED)
+    check_param("fit", "lr", lr, _LR)
+    if optimizer not in FIT_OPTIMIZERS:
+        raise ValueError(
+            f"The 'optimizer' parameter must be one of {', '.join(map(repr, FIT_OPTIMIZERS))}. "
+            f"Got {optimizer!r}"
+        )
+    if optimizer == "sgd":
+        check_param("fit", "momentum", momentum, _MOMENTUM)
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ValueError("The 'model' parameter has no trainable parameters")
+
+    if classification:
+        y = y.long()
+    if loss_fn is None:
+        loss_fn = nn.CrossEntropyLoss() if classification else nn.MSELoss()
+    if optimizer == "sgd":
+        opt: torch.optim.Optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    n = len(x)
+    history: list[dict[str, Any]] = []
+    for epoch in range(1, epochs + 1):
+        model.train()
+        perm = torch.randperm(n, generator=gen)
+        total, correct, seen, scored = 0.0, 0, 0, classification
+        for i in range(0, n, batch_size):
+            idx = perm[i : i + batch_size]
+            xb, yb = x[idx], y[idx]
+            opt.zero_grad(set_to_none=True)
+            out = model(xb)
+            loss = loss_fn(out, yb)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+            seen += len(idx)
+            if scored and out.dim() == 2:
+                correct += int((out.argmax(1) == yb).sum())
+            else:
+                scored = False
+        record: dict[str, Any] = {
+            "epoch": epoch,
+            "loss": total / seen if math.isfinite(total) else None,
+            "train_accuracy": correct / seen if scored else None,
+        }
+        history.append(record)
+        if on_epoch is not None:
+            on_epoch(record)
+    return history

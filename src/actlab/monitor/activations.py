@@ -20,28 +20,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .. import functions
 from ..functions import Activation, format_spec, parse_spec
-from ..nn import ActivationModule
-from ..nn import PReLU as ActlabPReLU
-from ..nn import spec as module_spec
+from ..torch import twins
+from ..torch.nn import ActivationModule
+from ..torch.nn import PReLU as ActlabPReLU
+from ..torch.nn import spec as module_spec
 
 __all__ = ["FUNCTIONS", "TORCH_MODULES", "FunctionTarget", "Target", "module_target"]
 
 #: ``torch.nn`` activation classes the monitor hooks (elementwise ones only: softmax,
 #: GLU and friends mix values along a dimension and have no per-value derivative).
-TORCH_MODULES: tuple[type[nn.Module], ...] = tuple(
-    getattr(nn, n)
-    for n in (
-        "ReLU", "ReLU6", "LeakyReLU", "PReLU", "RReLU", "ELU", "CELU", "SELU", "GELU", "SiLU",
-        "Mish", "Sigmoid", "Tanh", "Softplus", "Hardtanh", "Hardsigmoid", "Hardswish",
-        "LogSigmoid", "Softsign", "Tanhshrink", "Hardshrink", "Softshrink", "Threshold",
-    )
-    if hasattr(nn, n)
-)  # fmt: skip
+TORCH_MODULES: tuple[type[nn.Module], ...] = twins.module_classes("elementwise")
 
 
 @dataclass(frozen=True)
@@ -119,37 +111,47 @@ def _origin(m: nn.Module) -> str:
     mod = cls.__module__
     if mod.startswith("torch.nn"):
         mod = "torch.nn"
-    elif mod.startswith("actlab.nn"):
+    elif mod.startswith("actlab.torch.nn"):  # shown by its public name
         mod = "actlab.nn"
     return f"{mod}.{cls.__qualname__}"
 
 
 @dataclass(frozen=True)
 class FunctionTarget:
-    """A torch function that computes a catalogue activation.
+    """A torch function that computes a catalogue activation (from its declared twin).
 
     ``params`` lists ``(catalogue_name, position, keyword)``: where the call
     carries each parameter (``F.leaky_relu(x, 0.2)`` or ``negative_slope=0.2``).
+    ``entries`` are the activations it computes, each with the keywords that select it
+    (F.gelu's ``approximate``): a call takes the first whose keywords it does not
+    contradict.
     """
 
-    name: str
     origin: str
+    entries: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]
     params: tuple[tuple[str, int, str], ...] = ()
     inplace_arg: tuple[int, str] | None = None
     always_inplace: bool = False
 
+    @property
+    def name(self) -> str:
+        """The activation a call with PyTorch's defaults computes."""
+        return self.entries[0][0]
+
     def resolve(self, args: tuple, kwargs: dict) -> tuple[Activation, dict[str, Any], Any]:
         """The activation, its numeric parameters and the tensor ones (PReLU), for a call."""
-        name = self.name
         got: dict[str, Any] = {}
         for pname, pos, kw in self.params:
             if kw in kwargs:
                 got[pname] = kwargs[kw]
             elif len(args) > pos:
                 got[pname] = args[pos]
-        if name == "gelu":
-            if got.pop("approximate", "none") == "tanh":
-                name = "gelu_tanh"
+        selectors = {k for _, fixed in self.entries for k, _ in fixed}
+        given = {k: got.pop(k) for k in selectors if k in got}
+        name = next(
+            (n for n, fixed in self.entries if all(given.get(k, v) == v for k, v in fixed)),
+            self.name,
+        )
         act = functions.get(name)
         tensors = {k: v for k, v in got.items() if isinstance(v, torch.Tensor)}
         if "weight" in tensors and args and isinstance(args[0], torch.Tensor):
@@ -167,138 +169,10 @@ class FunctionTarget:
 
 
 def _table() -> dict[Any, FunctionTarget]:
-    T = torch.Tensor
-    entries: list[tuple[tuple[Any, ...], FunctionTarget]] = [
-        ((F.relu,), FunctionTarget("relu", "F.relu", inplace_arg=(1, "inplace"))),
-        ((torch.relu, T.relu), FunctionTarget("relu", "torch.relu")),
-        ((torch.relu_, T.relu_), FunctionTarget("relu", "torch.relu_", always_inplace=True)),
-        ((F.relu6,), FunctionTarget("relu6", "F.relu6", inplace_arg=(1, "inplace"))),
-        (
-            (F.leaky_relu,),
-            FunctionTarget(
-                "leaky_relu",
-                "F.leaky_relu",
-                (("negative_slope", 1, "negative_slope"),),
-                inplace_arg=(2, "inplace"),
-            ),
-        ),
-        (
-            (F.leaky_relu_,),
-            FunctionTarget(
-                "leaky_relu",
-                "F.leaky_relu_",
-                (("negative_slope", 1, "negative_slope"),),
-                always_inplace=True,
-            ),
-        ),
-        (
-            (F.elu,),
-            FunctionTarget("elu", "F.elu", (("alpha", 1, "alpha"),), inplace_arg=(2, "inplace")),
-        ),
-        (
-            (F.elu_,),
-            FunctionTarget("elu", "F.elu_", (("alpha", 1, "alpha"),), always_inplace=True),
-        ),
-        (
-            (F.celu,),
-            FunctionTarget("celu", "F.celu", (("alpha", 1, "alpha"),), inplace_arg=(2, "inplace")),
-        ),
-        ((torch.celu,), FunctionTarget("celu", "torch.celu", (("alpha", 1, "alpha"),))),
-        (
-            (torch.celu_,),
-            FunctionTarget("celu", "torch.celu_", (("alpha", 1, "alpha"),), always_inplace=True),
-        ),
-        ((F.selu,), FunctionTarget("selu", "F.selu", inplace_arg=(1, "inplace"))),
-        ((torch.selu,), FunctionTarget("selu", "torch.selu")),
-        ((torch.selu_,), FunctionTarget("selu", "torch.selu_", always_inplace=True)),
-        ((F.gelu,), FunctionTarget("gelu", "F.gelu", (("approximate", 1, "approximate"),))),
-        ((F.silu,), FunctionTarget("silu", "F.silu", inplace_arg=(1, "inplace"))),
-        ((F.mish,), FunctionTarget("mish", "F.mish", inplace_arg=(1, "inplace"))),
-        (
-            (F.softplus,),
-            FunctionTarget(
-                "softplus", "F.softplus", (("beta", 1, "beta"), ("threshold", 2, "threshold"))
-            ),
-        ),
-        (
-            (F.hardtanh,),
-            FunctionTarget(
-                "hard_tanh",
-                "F.hardtanh",
-                (("min_val", 1, "min_val"), ("max_val", 2, "max_val")),
-                inplace_arg=(3, "inplace"),
-            ),
-        ),
-        (
-            (F.hardtanh_,),
-            FunctionTarget(
-                "hard_tanh",
-                "F.hardtanh_",
-                (("min_val", 1, "min_val"), ("max_val", 2, "max_val")),
-                always_inplace=True,
-            ),
-        ),
-        (
-            (F.hardsigmoid,),
-            FunctionTarget("hard_sigmoid", "F.hardsigmoid", inplace_arg=(1, "inplace")),
-        ),
-        ((F.hardswish,), FunctionTarget("hard_swish", "F.hardswish", inplace_arg=(1, "inplace"))),
-        ((F.logsigmoid,), FunctionTarget("log_sigmoid", "F.logsigmoid")),
-        ((F.softsign,), FunctionTarget("softsign", "F.softsign")),
-        ((F.tanhshrink,), FunctionTarget("tanh_shrink", "F.tanhshrink")),
-        (
-            (F.hardshrink, T.hardshrink),
-            FunctionTarget("hard_shrink", "F.hardshrink", (("lambd", 1, "lambd"),)),
-        ),
-        ((F.softshrink,), FunctionTarget("soft_shrink", "F.softshrink", (("lambd", 1, "lambd"),))),
-        ((F.prelu,), FunctionTarget("prelu", "F.prelu", (("weight", 1, "weight"),))),
-        (
-            (F.rrelu,),
-            FunctionTarget(
-                "rrelu",
-                "F.rrelu",
-                (("lower", 1, "lower"), ("upper", 2, "upper")),
-                inplace_arg=(4, "inplace"),
-            ),
-        ),
-        (
-            (torch.rrelu,),
-            FunctionTarget("rrelu", "torch.rrelu", (("lower", 1, "lower"), ("upper", 2, "upper"))),
-        ),
-        (
-            (F.rrelu_, torch.rrelu_),
-            FunctionTarget(
-                "rrelu",
-                "F.rrelu_",
-                (("lower", 1, "lower"), ("upper", 2, "upper")),
-                always_inplace=True,
-            ),
-        ),
-        (
-            (F.threshold,),
-            FunctionTarget(
-                "threshold",
-                "F.threshold",
-                (("threshold", 1, "threshold"), ("value", 2, "value")),
-                inplace_arg=(3, "inplace"),
-            ),
-        ),
-        (
-            (torch.sigmoid, T.sigmoid, torch.special.expit),
-            FunctionTarget("sigmoid", "torch.sigmoid"),
-        ),
-        (
-            (torch.sigmoid_, T.sigmoid_),
-            FunctionTarget("sigmoid", "torch.sigmoid_", always_inplace=True),
-        ),
-        ((torch.tanh, T.tanh), FunctionTarget("tanh", "torch.tanh")),
-        ((torch.tanh_, T.tanh_), FunctionTarget("tanh", "torch.tanh_", always_inplace=True)),
-    ]
-    out: dict[Any, FunctionTarget] = {}
-    for funcs, target in entries:
-        for f in funcs:
-            out.setdefault(f, target)
-    return out
+    return {
+        c.func: FunctionTarget(c.origin, c.entries, c.params, c.inplace_arg, c.always_inplace)
+        for c in twins.call_sites()
+    }
 
 
 #: torch functions (and Tensor methods) intercepted as activation call sites.

@@ -10,7 +10,7 @@ from torch import nn
 
 from .. import functions
 from ..functions import Activation
-from ..nn import create
+from ..torch.nn import create
 from .activations import module_target
 
 __all__ = ["swap"]

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from .functions import Activation
+from ..functions import Activation
 
 
 def _params(static: tuple, names: tuple, tensors: tuple) -> dict[str, Any]:

@@ -2,10 +2,10 @@
 
 For float32, bfloat16 and float16 CPU tensors an activation can run four ways:
 
-- ``"compiled"``: the kernel of :mod:`actlab._kernels`, one pass over memory that
+- ``"compiled"``: the kernel of :mod:`actlab.torch.kernels`, one pass over memory that
   computes in double in registers (so the catalogue's formulas keep their accuracy:
   correctly rounded but for the double rounding), forward and backward;
-- ``"compiled32"``: for the entries of :data:`actlab._kernels.FLOAT32` (sigmoid, silu,
+- ``"compiled32"``: for the entries of :data:`actlab.torch.kernels.FLOAT32` (sigmoid, silu,
   swish, quick_gelu, exp, tanh, elu, celu, selu, softsign, softplus, log_sigmoid, mish,
   leaky_relu with PReLU's and RReLU's scalar slopes, hard_sigmoid, hard_swish, threshold
   and soft_shrink forward; all of those but silu, swish, quick_gelu, softsign and mish
@@ -54,10 +54,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
-from . import _kernels
-from .functions import Activation
+from .. import functions
+from ..functions import Activation
+from . import kernels as _kernels
+from . import twins
 
 __all__ = ["SPECS", "FastFn", "Plan", "Spec", "candidates", "choices", "mode", "plan", "reset"]
 
@@ -67,24 +68,12 @@ _TIMED = ("auto", "rounded", "bounds")  # the modes that choose by timing
 _NO_KERNEL = ("off", "exact", "native")  # the modes that never build or load the kernels
 
 
-def _none(p: dict) -> tuple[float, float]:
-    return (0.0, 0.0)
-
-
-def _one(name: str) -> Callable[[dict], tuple[float, float]]:
-    return lambda p: (float(p[name]), 0.0)
-
-
-def _two(a: str, b: str) -> Callable[[dict], tuple[float, float]]:
-    return lambda p: (float(p[a]), float(p[b]))
-
-
 @dataclass(frozen=True)
 class Spec:
     """How one activation can run fast.
 
     Attributes:
-        kernel: the C kernel's name in :mod:`actlab._kernels` (None: no kernel).
+        kernel: the C kernel's name in :mod:`actlab.torch.kernels` (None: no kernel).
         args: the kernel's two numeric arguments from the parameter dict.
         native_fwd: PyTorch's op, ``(x, params) -> y``, where it is within the bounds.
         native_bwd: PyTorch's backward, ``(saved, grad, params) -> grad_x``, likewise.
@@ -99,7 +88,7 @@ class Spec:
     """
 
     kernel: str | None = None
-    args: Callable[[dict], tuple[float, float]] = _none
+    args: Callable[[dict], tuple[float, float]] = lambda p: (0.0, 0.0)
     native_fwd: Callable[[torch.Tensor, dict], torch.Tensor] | None = None
     native_bwd: Callable[[torch.Tensor, torch.Tensor, dict], torch.Tensor] | None = None
     native_exact: bool = False
@@ -107,90 +96,52 @@ class Spec:
     native_when: Callable[[dict], bool] = lambda p: True
 
 
-def _rrelu_slope(p: dict) -> float:
-    return (float(p["lower"]) + float(p["upper"])) / 2.0
+def _kernel_args(act: Activation) -> Callable[[dict], tuple[float, float]]:
+    """The kernel's two numbers from the parameter dict: the entry's ``kernel_args``, else
+    its first two parameters (0 for those it lacks)."""
+    get = act.kernel_args or (lambda p, ks=[q.name for q in act.params[:2]]: [p[k] for k in ks])
+
+    def args(p: dict) -> tuple[float, float]:
+        a = [*(float(v) for v in get(p)), 0.0, 0.0]
+        return a[0], a[1]
+
+    return args
 
 
-# PyTorch's ops listed here are exact (selections, one product) or were audited within
-# the bounds in float32, bfloat16 and float16, NaN propagating, on an AMD EPYC with torch
-# 2.13 (float32 worst: 1.26 ULP forward, 1.82 ULP derivative). The test suite audits each
-# again (tests/test_fast_paths.py), so a machine whose op is worse fails it. Left out:
-# torch's sigmoid, tanh, softsign, silu, mish, gelu, hard_swish (outside the bounds for
-# some dtype, forward or backward), and backwards that turn a NaN input into a number
-# (threshold_backward, elu_backward, leaky_relu_backward, hardtanh_backward).
+# PyTorch's backward where it is within the bounds and propagates NaN. Left out: the
+# backwards that turn a NaN input into a number (threshold_backward, elu_backward,
+# leaky_relu_backward, hardtanh_backward).
+_NATIVE_BWD: dict[str, Callable[[torch.Tensor, torch.Tensor, dict], torch.Tensor]] = {
+    "exponential": lambda y, g, p: g * y,
+    "softplus": lambda x, g, p: torch.ops.aten.softplus_backward(
+        g, x, p["beta"], p["threshold"]
+    ),
+}
+
+
+def _spec(act: Activation) -> Spec:
+    """How an elementwise entry can run fast, from its declarations: the kernel of its own
+    name (or the one it borrows, ``Activation.kernel``), and PyTorch's op where its twin
+    was audited within the bounds (``TorchTwin.audited``)."""
+    tw = act.torch_twin
+    audited = tw.audited if tw is not None else ""
+    return Spec(
+        kernel=act.kernel or act.name,
+        args=_kernel_args(act),
+        native_fwd=twins.caller(act) if audited else None,
+        native_bwd=_NATIVE_BWD.get(act.name) if audited else None,
+        native_exact=audited == "exact",
+        native_needs_exact=tw.exact_params if tw is not None else (),
+        native_when=(tw.native_when if tw is not None else None) or (lambda p: True),
+    )
+
+
+#: Every elementwise entry but identity (it returns a view already): where its kernel is
+#: missing (no compiler, no such loop in kernels.c) the plan has no compiled variant.
 SPECS: dict[str, Spec] = {
-    "sigmoid": Spec("sigmoid"),
-    "log_sigmoid": Spec("log_sigmoid", native_fwd=lambda x, p: F.logsigmoid(x)),
-    "tanh": Spec("tanh"),
-    "hard_sigmoid": Spec("hard_sigmoid", native_fwd=lambda x, p: F.hardsigmoid(x)),
-    "hard_sigmoid_keras2": Spec("hard_sigmoid_keras2"),
-    "sparse_sigmoid": Spec("sparse_sigmoid"),
-    "hard_tanh": Spec(
-        "hard_tanh",
-        _two("min_val", "max_val"),
-        native_fwd=lambda x, p: F.hardtanh(x, p["min_val"], p["max_val"]),
-        native_exact=True,
-    ),
-    "softsign": Spec("softsign"),
-    "exponential": Spec(
-        "exponential",
-        native_fwd=lambda x, p: torch.exp(x),
-        native_bwd=lambda y, g, p: g * y,
-    ),
-    "relu": Spec("relu", native_fwd=lambda x, p: torch.relu(x), native_exact=True),
-    "relu6": Spec("relu6", native_fwd=lambda x, p: F.hardtanh(x, 0.0, 6.0), native_exact=True),
-    "relu2": Spec("relu2"),
-    "leaky_relu": Spec(
-        "leaky_relu",
-        _one("negative_slope"),
-        native_fwd=lambda x, p: F.leaky_relu(x, p["negative_slope"]),
-    ),
-    "prelu": Spec("leaky_relu", _one("weight")),
-    "rrelu": Spec(
-        "leaky_relu",
-        lambda p: (_rrelu_slope(p), 0.0),
-        native_fwd=lambda x, p: F.leaky_relu(x, _rrelu_slope(p)),
-    ),
-    "threshold": Spec(
-        "threshold",
-        _two("threshold", "value"),
-        native_fwd=lambda x, p: F.threshold(x, p["threshold"], p["value"]),
-        native_exact=True,
-        native_needs_exact=("threshold",),
-    ),
-    "elu": Spec("elu", _one("alpha"), native_fwd=lambda x, p: F.elu(x, p["alpha"])),
-    "celu": Spec("celu", _one("alpha"), native_fwd=lambda x, p: F.celu(x, p["alpha"])),
-    "selu": Spec("selu", native_fwd=lambda x, p: F.selu(x)),
-    "softplus": Spec(
-        "softplus",
-        _two("beta", "threshold"),
-        native_fwd=lambda x, p: F.softplus(x, p["beta"], p["threshold"]),
-        native_bwd=lambda x, g, p: torch.ops.aten.softplus_backward(
-            g, x, p["beta"], p["threshold"]
-        ),
-        # audited at thresholds up to the default 20; PyTorch forms e^(beta x) below the
-        # threshold, which overflows float32 beyond 88.7 (softplus(449) = inf, threshold inf)
-        native_when=lambda p: p["threshold"] <= 20.0,
-    ),
-    "squareplus": Spec("squareplus", _one("b")),
-    "sparse_plus": Spec("sparse_plus"),
-    "gelu": Spec("gelu"),
-    "gelu_tanh": Spec("gelu_tanh"),
-    "swish": Spec("swish", _one("beta")),
-    "silu": Spec("silu"),
-    "quick_gelu": Spec("quick_gelu"),
-    "mish": Spec("mish"),
-    "hard_swish": Spec("hard_swish"),
-    "hard_mish": Spec("hard_mish"),
-    "hard_shrink": Spec(
-        "hard_shrink",
-        _one("lambd"),
-        native_fwd=lambda x, p: F.hardshrink(x, p["lambd"]),
-        native_exact=True,
-        native_needs_exact=("lambd",),
-    ),
-    "soft_shrink": Spec("soft_shrink", _one("lambd")),
-    "tanh_shrink": Spec("tanh_shrink"),
+    n: _spec(functions.get(n))
+    for n in functions.names()
+    if functions.get(n).kind == "elementwise" and n != "identity"
 }
 
 # squareplus's kernel computes sqrt(x * x + b) directly: fine for every float32 x, but
@@ -281,7 +232,7 @@ class Plan:
     where a kernel serves the forward, overwrites a dense x with f(x) in one pass (the
     kernel of the chosen forward, or the correctly rounded one where PyTorch's exact op
     was chosen), else it is None; ``fused(x)``,
-    where a kernel computes f and f' in one pass (:data:`actlab._kernels.FUSED`), returns
+    where a kernel computes f and f' in one pass (:data:`actlab.torch.kernels.FUSED`), returns
     ``(f(x), f'(x))`` for a training loop that keeps the derivative instead of the input
     (actlab's batched trainer: its backward is then one product), else it is None.
     """
@@ -493,13 +444,13 @@ def candidates(
         if ff is not None and fb is not None:
             fwds["compiled"] = _compiled_fwd(ff, *ab)
             bwds["compiled"] = _compiled_bwd(fb, *ab)
-            if mode() != "rounded":
-                for direction in _kernels.FLOAT32.get(spec.kernel, ()):
-                    f32 = _kernels.function(spec.kernel, direction, dtag)
-                    if direction == "fwd32":
-                        fwds["compiled32"] = _compiled_fwd(f32, *ab)
-                    else:
-                        bwds["compiled32"] = _compiled_bwd(f32, *ab)
+            if mode() != "rounded":  # the float32-arithmetic loops, where kernels.c has them
+                f32 = _kernels.function(spec.kernel, "fwd32", dtag)
+                if f32 is not None:
+                    fwds["compiled32"] = _compiled_fwd(f32, *ab)
+                f32 = _kernels.function(spec.kernel, "bwd32", dtag)
+                if f32 is not None:
+                    bwds["compiled32"] = _compiled_bwd(f32, *ab)
     if not spec.native_when(params) or any(
         torch.tensor(float(params[k]), dtype=dtype).item() != params[k]
         for k in spec.native_needs_exact
@@ -542,7 +493,7 @@ def _make_plan(act: Activation, dtype: torch.dtype, params: dict[str, Any]) -> P
     bv = _pick(f"{act.name}/{dtag}/bwd", bwds, bench_bwd)
     fused = None
     spec = SPECS[act.name]
-    if "compiled" in fwds and spec.kernel in _kernels.FUSED:
+    if "compiled" in fwds:  # f and f' in one pass, where kernels.c has that loop
         fn = _kernels.function(spec.kernel, "fwdd", dtag)
         fused = None if fn is None else _compiled_fwdd(fn, *spec.args(params))
     # in place: the chosen kernel, or the correctly rounded one where PyTorch's exact op
@@ -698,8 +649,8 @@ class SlopeFn(torch.autograd.Function):
         x, w = ctx.saved_tensors
         need_x, need_w = ctx.needs_input_grad[:2]
         if torch.is_grad_enabled() or not _plain(g) or g.dtype != x.dtype:
-            from ._autograd import _sum_to
-            from .functions import get
+            from ..functions import get
+            from .autograd import _sum_to
 
             act, p = get("prelu"), {"weight": w}
             gx = g * act._eval(act.grad, x, p) if need_x else None

@@ -17,10 +17,11 @@ from typing import Any
 
 import torch
 
-from . import _fast, functions
-from ._autograd import ElementwiseFn, VectorFn
-from ._fast import FastFn
-from .functions import Activation
+from .. import functions
+from ..functions import Activation
+from . import fast
+from .autograd import ElementwiseFn, VectorFn
+from .fast import FastFn
 
 __all__ = ["apply", "rrelu"]  # the per-activation functions are added below
 
@@ -81,7 +82,7 @@ def _run(act: Activation, x: torch.Tensor, p: dict[str, Any], inplace: bool) -> 
     if not inplace:
         # float32/half CPU tensors, numeric parameters: compiled or native kernels (None
         # for every other case, also vector and user activations). First, as the hot path.
-        plan = _fast.plan(act, x, p)
+        plan = fast.plan(act, x, p)
         if plan is not None:
             if x.requires_grad and torch.is_grad_enabled():
                 return FastFn.apply(x, plan)
@@ -89,12 +90,12 @@ def _run(act: Activation, x: torch.Tensor, p: dict[str, Any], inplace: bool) -> 
     tensor_names = tuple(k for k, v in p.items() if isinstance(v, torch.Tensor))
     if inplace:
         # one pass of a kernel over x's own memory where there is one and x is dense
-        plan = _fast.plan(act, x, p)
-        if plan is not None and plan.inplace is not None and _fast.dense(x):
+        plan = fast.plan(act, x, p)
+        if plan is not None and plan.inplace is not None and fast.dense(x):
             if not (x.requires_grad and torch.is_grad_enabled()):
                 return plan.inplace(x)
             if plan.saves_output and x._base is None:
-                return _fast.FastInplaceFn.apply(x, plan)
+                return fast.FastInplaceFn.apply(x, plan)
         # A backward that needs the input, which the in-place write destroys, differentiates
         # through a clone instead; one that keeps the output needs no clone, and neither
         # does a call that wants no gradient.
@@ -107,9 +108,9 @@ def _run(act: Activation, x: torch.Tensor, p: dict[str, Any], inplace: bool) -> 
     if act.grad is None:  # user activation without analytic derivative: plain autograd
         return act._eval(act.fn, x, p)
     if tensor_names:
-        sp = _fast.slope_plan(act, x, p)  # PReLU with a tensor slope: the prelu kernels
+        sp = fast.slope_plan(act, x, p)  # PReLU with a tensor slope: the prelu kernels
         if sp is not None:
-            return _fast.SlopeFn.apply(x, p["weight"], sp)
+            return fast.SlopeFn.apply(x, p["weight"], sp)
     static = tuple((k, v) for k, v in p.items() if k not in tensor_names)
     return ElementwiseFn.apply(x, act, static, tensor_names, *(p[k] for k in tensor_names))
 

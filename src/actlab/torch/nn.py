@@ -25,10 +25,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from .. import functions
+from ..functions import Activation, Interval, InvalidParameterError, format_spec, parse_spec
+from ..functions._validation import check_param
 from . import functional as AF
-from . import functions
-from .functions import Activation, Interval, InvalidParameterError, format_spec, parse_spec
-from .functions._validation import check_param
+from . import twins
 
 __all__ = ["ActivationModule", "PReLU", "create", "module_class", "spec"]
 
@@ -281,36 +282,16 @@ def spec(module: nn.Module | str) -> str:
     raise TypeError(f"spec() expects an activation module or a spec string, got {module!r}")
 
 
-_TORCH_ATTRS = {
-    "LeakyReLU": ("leaky_relu", ("negative_slope",)),
-    "ELU": ("elu", ("alpha",)),
-    "CELU": ("celu", ("alpha",)),
-    "Hardtanh": ("hard_tanh", ("min_val", "max_val")),
-    "Softplus": ("softplus", ("beta", "threshold")),
-    "Threshold": ("threshold", ("threshold", "value")),
-    "RReLU": ("rrelu", ("lower", "upper")),
-    "Hardshrink": ("hard_shrink", ("lambd",)),
-    "Softshrink": ("soft_shrink", ("lambd",)),
-    "Softmax": ("softmax", ("dim",)),
-    "Softmin": ("softmin", ("dim",)),
-    "LogSoftmax": ("log_softmax", ("dim",)),
-    "GLU": ("glu", ("dim",)),
-}
-
-
 def _torch_spec(m: nn.Module) -> str:
     cls = type(m).__name__
-    if cls == "GELU":
-        return "gelu_tanh" if getattr(m, "approximate", "none") == "tanh" else "gelu"
     if cls == "PReLU":
         return format_spec(
             "prelu",
             {"num_parameters": m.num_parameters, "init": getattr(m, "init", 0.25)},
             {"num_parameters": 1, "init": 0.25},
         )
-    name, attrs = _TORCH_ATTRS.get(cls, (cls, ()))
-    act = functions.get(name)
-    kw = {a: getattr(m, a) for a in attrs if getattr(m, a, None) is not None}
+    act = twins.entry_of(m) or functions.get(cls)  # nn.Identity: by its class name
+    kw = twins.module_kwargs(m, act)
     if getattr(m, "inplace", False):
         kw["inplace"] = True
     return format_spec(act.name, kw, act.defaults)

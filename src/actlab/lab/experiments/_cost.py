@@ -37,8 +37,6 @@ KERNELS = ["exp", "tanh", "erfc", "expm1", "log1p"]
 TARGET_SAMPLE_S = 2e-3
 #: ... but never more calls than this (a 1-element call is ~1 us: 2,000 calls = 2 ms).
 MAX_INNER = 2000
-#: rrelu in evaluation mode is leaky_relu with the mean of its slope range [1/8, 1/3].
-RRELU_EVAL_SLOPE = (1 / 8 + 1 / 3) / 2
 
 
 @contextlib.contextmanager
@@ -146,29 +144,6 @@ def best_of_threads(run: dict) -> dict[str, list[float]]:
     return out
 
 
-def _out_ops() -> dict[str, Callable[[Any, Any], Any]]:
-    """PyTorch's ops that write into a given ``out=`` tensor (no allocation), per function.
-
-    ReLU has no ``out=`` form; ``clamp_min(x, 0)`` is the same function. PReLU has none.
-    """
-    import torch
-
-    nn_ = torch._C._nn
-    return {
-        "sigmoid": lambda x, o: torch.sigmoid(x, out=o),
-        "tanh": lambda x, o: torch.tanh(x, out=o),
-        "relu": lambda x, o: torch.clamp_min(x, 0.0, out=o),
-        "relu6": lambda x, o: nn_.hardtanh(x, 0.0, 6.0, out=o),
-        "leaky_relu": lambda x, o: nn_.leaky_relu(x, 0.01, out=o),
-        "rrelu": lambda x, o: nn_.leaky_relu(x, RRELU_EVAL_SLOPE, out=o),
-        "elu": lambda x, o: nn_.elu(x, out=o),
-        "softplus": lambda x, o: nn_.softplus(x, out=o),
-        "silu": lambda x, o: nn_.silu(x, out=o),
-        "mish": lambda x, o: nn_.mish(x, out=o),
-        "gelu": lambda x, o: nn_.gelu(x, out=o),
-    }
-
-
 def _kernels() -> dict[str, tuple[Callable[..., Any], bool]]:
     """Bare kernels: (function, needs a positive input). log1p gets |x| (no NaNs to time)."""
     import torch
@@ -222,6 +197,7 @@ def native_run(
     import torch
 
     from ...analysis.bench import native_op
+    from ...torch import twins
 
     functions = list(functions or FUNCTIONS)
     with threads(max(threads_)):
@@ -234,14 +210,14 @@ def native_run(
             "tiny/alloc": lambda: torch.empty_like(one).copy_(one),
             "tiny/fb": _fwd_bwd(torch.relu, one_g, torch.ones_like(one)),
         }
-        outs = _out_ops()
         for f in functions:
             op = native_op(f)
             if op is None:
                 continue
             fns[f"{f}/torch/fwd"] = lambda op=op: op(x)
-            if f in outs:
-                fns[f"{f}/torch/out"] = lambda o=outs[f]: o(x, buf)
+            into = twins.aten_out(f)  # PyTorch's op into an existing buffer, where it has one
+            if into is not None:
+                fns[f"{f}/torch/out"] = lambda o=into: o(x, buf)
             fns[f"{f}/torch/fb"] = _fwd_bwd(op, xg, g)
         xpg = xp.clone().requires_grad_(True)
         for k, (op, positive) in _kernels().items():
@@ -280,8 +256,8 @@ def actlab_run(
     """
     import torch
 
-    from ... import functional as AF
     from ...analysis.bench import native_op
+    from ...torch import functional as AF
 
     functions = list(functions or FUNCTIONS)
     with threads(max(threads_)):

@@ -11,11 +11,11 @@ shared library (milliseconds). The cold build says so once, with a
 
 Nothing here needs a GPU, Triton or torch.compile, and nothing in actlab requires
 these kernels: :func:`load` returns ``None`` where they cannot be built (no
-compiler, ``ACTLAB_KERNELS=0``), and :mod:`actlab._fast` falls back.
+compiler, ``ACTLAB_KERNELS=0``), and :mod:`actlab.torch.fast` falls back.
 
 Example:
-    >>> from actlab import _kernels
-    >>> _kernels.status()["state"] in ("ready", "unavailable", "not loaded")
+    >>> from actlab.torch import kernels
+    >>> kernels.status()["state"] in ("ready", "unavailable", "not loaded")
     True
 """
 
@@ -48,69 +48,9 @@ __all__ = [
     "load",
     "reset",
     "status",
+    "tables",
 ]
 
-#: The C names of the kernels in kernels.c (catalogue names; rrelu and prelu use leaky_relu).
-NAMES = (
-    "sigmoid",
-    "log_sigmoid",
-    "tanh",
-    "hard_sigmoid",
-    "hard_sigmoid_keras2",
-    "sparse_sigmoid",
-    "hard_tanh",
-    "softsign",
-    "exponential",
-    "relu",
-    "relu6",
-    "relu2",
-    "leaky_relu",
-    "threshold",
-    "elu",
-    "celu",
-    "selu",
-    "softplus",
-    "squareplus",
-    "sparse_plus",
-    "gelu",
-    "gelu_tanh",
-    "swish",
-    "silu",
-    "quick_gelu",
-    "mish",
-    "hard_swish",
-    "hard_mish",
-    "hard_shrink",
-    "soft_shrink",
-    "tanh_shrink",
-)
-#: The kernels also written in float32 arithmetic (NAME_fwd32_T, NAME_bwd32_T): about twice
-#: as fast, within the catalogue's bounds without being correctly rounded.
-FLOAT32 = {
-    "sigmoid": ("fwd32", "bwd32"),
-    "silu": ("fwd32",),
-    "exponential": ("fwd32", "bwd32"),
-    "tanh": ("fwd32", "bwd32"),
-    "elu": ("fwd32", "bwd32"),
-    "selu": ("fwd32", "bwd32"),
-    "softsign": ("fwd32",),
-    "softplus": ("fwd32", "bwd32"),  # a beta beyond [2^-40, 2^40]: the double loops
-    "celu": ("fwd32", "bwd32"),  # likewise for 1 / alpha
-    "swish": ("fwd32",),  # likewise for beta
-    "quick_gelu": ("fwd32",),
-    "gelu": ("fwd32", "bwd32"),  # in double, with a shorter Phi (not glibc's erfc)
-    "log_sigmoid": ("fwd32", "bwd32"),
-    "mish": ("fwd32",),
-    "leaky_relu": ("fwd32", "bwd32"),  # a slope beyond float32's range runs the double loops
-    "hard_sigmoid": ("fwd32", "bwd32"),
-    "hard_swish": ("fwd32", "bwd32"),
-    "threshold": ("fwd32", "bwd32"),  # a threshold beyond float32's range: the double loops
-    "soft_shrink": ("fwd32", "bwd32"),  # likewise for lambd
-}
-#: The kernels that also compute f and f' in one pass (NAME_fwdd_T): the entries whose
-#: derivative shares its costly part with f (Phi for gelu, e^x for the swish family and
-#: mish), where one pass costs about what the derivative alone does.
-FUSED = ("gelu", "swish", "silu", "quick_gelu", "mish")
 #: storage types, by their suffix in the C names
 DTYPES = ("f32", "bf16", "f16")
 
@@ -131,6 +71,7 @@ _lock = threading.RLock()
 _lib: ctypes.CDLL | None = None
 _state = "not loaded"  # "ready", "unavailable" or "not loaded"
 _info: dict[str, Any] = {}
+_tables: dict[str, Any] | None = None
 _functions: dict[str, Any] = {}  # bound ctypes functions, by symbol
 
 
@@ -144,8 +85,8 @@ def enabled() -> bool:
 
 
 def cache_dir() -> Path:
-    """Where compiled kernels (and the per-machine choices of :mod:`actlab._fast`) are kept."""
-    from .._cache import cache_dir as root
+    """Where compiled kernels (and the per-machine choices of :mod:`actlab.torch.fast`) are kept."""
+    from ..._cache import cache_dir as root
 
     return root()
 
@@ -322,6 +263,50 @@ def prelu_function(direction: str, dtype: str) -> Any:
     return _bind(f"prelu_{direction}_{dtype}", [*tensors, _I64, _I64, _I64, _INT])
 
 
+def _exports(direction: str) -> tuple[str, ...]:
+    """The kernels for which the library exports ``{name}_{direction}_f32``, among the
+    catalogue's elementwise entries' kernels (their own name or ``Activation.kernel``)."""
+    from ... import functions
+
+    acts = [functions.get(n) for n in functions.names()]
+    # an entry that borrows a kernel is not probed under its own name: prelu_fwd_f32 is the
+    # tensor-slope kernel, with other arguments (prelu_function)
+    names = dict.fromkeys(a.kernel or a.name for a in acts if a.kind == "elementwise")
+    return tuple(k for k in names if function(k, direction, "f32") is not None)
+
+
+def tables() -> dict[str, Any]:
+    """What kernels.c holds, read off the built library (empty where none could be built).
+
+    ``NAMES``: the kernels (catalogue names; rrelu and prelu use leaky_relu's).
+    ``FLOAT32``: per kernel, the loops also written in float32 arithmetic (``fwd32``,
+    ``bwd32``): faster, within the catalogue's bounds without being correctly rounded.
+    ``FUSED``: the kernels that also compute f and f' in one pass (``fwdd``).
+    The same names are the module's attributes (``kernels.NAMES``, ...).
+    """
+    global _tables
+    with _lock:
+        if _tables is None:
+            names = _exports("fwd")
+            f32 = {d: set(_exports(d)) for d in ("fwd32", "bwd32")}
+            _tables = {
+                "NAMES": names,
+                "FLOAT32": {
+                    k: tuple(d for d in ("fwd32", "bwd32") if k in f32[d])
+                    for k in names
+                    if k in f32["fwd32"] | f32["bwd32"]
+                },
+                "FUSED": _exports("fwdd"),
+            }
+        return _tables
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("NAMES", "FLOAT32", "FUSED"):
+        return tables()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def count_nonzero_function() -> Any:
     """``count_nonzero_rows_f32(x, out, outer, rows, cols, threads)``, or None without kernels.
 
@@ -353,8 +338,8 @@ def status() -> dict[str, Any]:
 
 def reset() -> None:
     """Forget the loaded library (for tests: the next use looks at the cache again)."""
-    global _lib, _state
+    global _lib, _state, _tables
     with _lock:
-        _lib, _state = None, "not loaded"
+        _lib, _state, _tables = None, "not loaded", None
         _info.clear()
         _functions.clear()

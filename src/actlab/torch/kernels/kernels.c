@@ -9,7 +9,7 @@
  * transcribed one to one; the test suite checks both against the mpmath reference
  * (tests/test_fast_paths.py) and the numerics audit runs through them.
  *
- * Built on first use by actlab/_kernels/__init__.py with the system C compiler
+ * Built on first use by actlab/torch/kernels/__init__.py with the system C compiler
  * (-O3 -march=native: the cache is keyed by machine), loaded with ctypes. Nothing
  * here calls into Python or torch. exp, expm1, log1p and tanh are written out below
  * so that gcc vectorizes every loop (branch-free code, selects instead of branches);

@@ -136,6 +136,35 @@ def test_cifar10_batches(tmp_path: Path) -> None:
         data.load("cifar10", path=tmp_path / "none")
 
 
+class _Payload:
+    """A pickle that runs code when loaded: it writes a marker file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (self.marker, "ran"))
+
+
+def test_cifar10_batches_run_no_code(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    marker = tmp_path / "marker"
+    good = {b"data": rng.integers(0, 256, (2, 3072), dtype=np.uint8), b"labels": [0, 1]}
+    for name in ("data_batch_1", "test_batch"):
+        (tmp_path / name).write_bytes(pickle.dumps(good, protocol=2))
+    assert data.load("cifar10", path=tmp_path).x_train.shape == (2, 3, 32, 32)  # protocol 2
+    evil = {b"data": good[b"data"], b"labels": [0, 1], b"batch_label": _Payload(marker)}
+    (tmp_path / "data_batch_1").write_bytes(pickle.dumps(evil))
+    with pytest.raises(DataError, match=r"data_batch_1: .*names pathlib.*write_text.*refused"):
+        data.load("cifar10", path=tmp_path)
+    assert not marker.exists()
+    pixels = np.array([b"x"] * 3072 * 2, dtype=object).reshape(2, 3072)
+    objects = {b"data": pixels, b"labels": [0, 1]}
+    (tmp_path / "data_batch_1").write_bytes(pickle.dumps(objects))
+    with pytest.raises(DataError, match="data_batch_1: data is an array of Python objects"):
+        data.load("cifar10", path=tmp_path)
+
+
 def test_npz_variants(tmp_path: Path) -> None:
     rng = np.random.default_rng(2)
     x, y = rng.standard_normal((40, 5)), np.repeat(np.arange(4), 10)

@@ -415,12 +415,33 @@ def _idx_dir(name: str, root: str | os.PathLike | None) -> Dataset:
     )
 
 
+#: What a CIFAR-10 python batch holds besides dicts, lists, bytes, str and ints: NumPy
+#: arrays and their dtypes (under NumPy 1's and 2's module names), and the codec call
+#: that Python 3 uses for bytes in protocol-2 pickles. Nothing else may be constructed:
+#: a pickle names callables, and an unrestricted load runs whatever a file names.
+_CIFAR_GLOBALS = frozenset({
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+})  # fmt: skip
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _CIFAR_GLOBALS:
+            raise pickle.UnpicklingError(
+                f"it names {module}.{name}, which a CIFAR-10 batch never holds (refused: "
+                "loading it would run code from the file)"
+            )
+        return super().find_class(module, name)
+
+
 def _unpickle(path: Path) -> dict:
     if not path.exists():
         raise DataError(f"{path}: no such file")
     try:
         with path.open("rb") as f:
-            d = pickle.load(f, encoding="bytes")
+            d = _BatchUnpickler(f, encoding="bytes").load()
     except Exception as exc:  # pickle raises many types on corrupt input
         raise DataError(
             f"{path}: not a CIFAR-10 python batch ({type(exc).__name__}: {exc})"
@@ -440,6 +461,8 @@ def load_cifar10(root: str | os.PathLike) -> Dataset:
     test = _unpickle(d / "test_batch")
 
     def arr(batch: dict, path: Any) -> tuple[np.ndarray, np.ndarray]:
+        if isinstance(batch[b"data"], np.ndarray) and batch[b"data"].dtype.hasobject:
+            raise DataError(f"{path}: data is an array of Python objects, not of pixels")
         x = np.asarray(batch[b"data"], dtype=np.uint8)
         if x.ndim != 2 or x.shape[1] != 3072:
             raise DataError(f"{path}: data has shape {x.shape}, expected (n, 3072)")

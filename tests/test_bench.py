@@ -34,37 +34,6 @@ def test_bench_rows_and_ratios() -> None:
     assert 0 <= row.fwd_spread < float("inf") and 0 <= row.fwd_bwd_spread < float("inf")
 
 
-def test_interleaved_times_each_call_alone_round_by_round(monkeypatch) -> None:
-    """A fake clock: each variant's time is what its call took, setup untimed, the variants
-    alternating call by call (so that drift hits them alike)."""
-    from actlab.analysis import bench as bench_mod
-
-    now, order = [0.0], []
-
-    def tick(name: str, dt: float):
-        def f() -> None:
-            order.append(name)
-            now[0] += dt
-
-        return f
-
-    monkeypatch.setattr(bench_mod.time, "perf_counter", lambda: now[0])
-    times = bench_mod._interleaved(
-        {"a": tick("a", 2.0), "b": tick("b", 5.0)}, 3, lambda: None, {"b": tick("setup", 100.0)}
-    )
-    assert times == {"a": [2.0, 2.0, 2.0], "b": [5.0, 5.0, 5.0]}
-    assert order == ["a", "setup", "b"] * 3
-
-
-def test_spread_is_the_interquartile_range_over_the_median() -> None:
-    from actlab.analysis.bench import _spread
-
-    # quantiles (exclusive method) of 1..5: 1.5 and 4.5; median 3
-    assert _spread([5.0, 1.0, 3.0, 2.0, 4.0]) == pytest.approx(3.0 / 3.0)
-    assert _spread([2.0, 2.0, 2.0, 2.0]) == 0.0
-    assert math.isnan(_spread([1.0, 2.0, 3.0]))
-
-
 def test_bench_dtypes_and_errors() -> None:
     (row,) = bench(["silu"], sizes=[1024], dtypes=["bfloat16"], repeats=2, native=False)
     assert row.dtype == "bfloat16" and row.impl == "actlab"

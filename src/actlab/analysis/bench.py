@@ -4,11 +4,12 @@ For each activation, size and dtype, :func:`bench` times the forward pass and th
 forward+backward pass of actlab's implementation and of PyTorch's native op (where
 there is one), interleaved round by round with two baselines measured on the same
 tensor: a memory copy (``torch.empty_like(x).copy_(x)``, the roofline of an
-out-of-place elementwise op) and PyTorch's ReLU. Every figure is a median of
-repeats after warm-up, reported as a ratio to those baselines, because absolute
-times mean little on a shared machine whose CPU changes from day to day; each row also
-carries the spread of its repeats (interquartile range over the median), since a
-sub-millisecond cell can move by half between runs on a noisy machine. Two more
+out-of-place elementwise op) and PyTorch's ReLU, in a fresh seeded order every round
+(:func:`actlab._timing.interleaved`). Every figure is a median of repeats after
+warm-up, reported as a ratio to those baselines, because absolute times mean little
+on a shared machine whose CPU changes from day to day; each row also carries the
+spread of its repeats (interquartile range over the median), since a sub-millisecond
+cell can move by half between runs on a noisy machine. Two more
 baselines show the floor of the functions built on a transcendental: a bare e^x
 (the faster of PyTorch's ``torch.exp`` and actlab's ``exponential``, so at least one
 accurate exponential per element) and PyTorch's ``erfc`` (GELU's), on the same tensor.
@@ -35,10 +36,8 @@ import contextlib
 import json
 import math
 import os
-import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -46,6 +45,7 @@ from typing import Any
 import torch
 
 from .. import functions
+from .._timing import interleaved
 
 __all__ = [
     "BenchRow",
@@ -191,36 +191,6 @@ def peak_bytes(
     return _cpu_peak(run)
 
 
-def _interleaved(
-    fns: dict[str, Callable[[], Any]],
-    repeats: int,
-    sync: Callable[[], None],
-    setup: dict[str, Callable[[], Any]] | None = None,
-) -> dict[str, list[float]]:
-    """Seconds per call of every variant, ``repeats`` rounds of one call each; a variant's
-    ``setup`` (an in-place op's fresh input) runs before each of its calls, untimed."""
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    setup = setup or {}
-    for _ in range(repeats):
-        for k, f in fns.items():  # one round of every variant, so drift hits them alike
-            if k in setup:
-                setup[k]()
-            sync()
-            t0 = time.perf_counter()
-            f()
-            sync()
-            times[k].append(time.perf_counter() - t0)
-    return times
-
-
-def _spread(v: list[float]) -> float:
-    """The interquartile range over the median (nan with fewer than 4 repeats)."""
-    if len(v) < 4:
-        return float("nan")
-    q1, _, q3 = statistics.quantiles(v, n=4)
-    return (q3 - q1) / statistics.median(v)
-
-
 def _bench_tensor(
     x: torch.Tensor,
     acts: list,
@@ -289,9 +259,10 @@ def _bench_tensor(
         else:
             fns[key] = lambda f=f: f(x)
             fns[key + "_fb"] = fwd_bwd(f)
-    _interleaved(fns, warmup, sync, setup)
-    times = _interleaved(fns, repeats, sync, setup)
-    med = {k: statistics.median(v) for k, v in times.items()}
+    # medians, not minima: a row is what a user of this machine should expect a call to
+    # cost, and the spread beside it says how far to trust that
+    times = interleaved(fns, repeats, warmup=warmup, setup=setup, sync=sync)
+    med = {k: t.median for k, t in times.items()}
     nan = float("nan")
     size = x.numel()
     exp_floor = min(med["exp_torch"], med["exp_actlab"])
@@ -307,7 +278,7 @@ def _bench_tensor(
             "fwd_s": med[key],
             "fwd_vs_exp": med[key] / exp_floor,
             "fwd_vs_erfc": med[key] / med["erfc"],
-            "fwd_spread": _spread(times[key]),
+            "fwd_spread": times[key].spread,
         }
         act = functions.get(name)
         if impl.endswith("-inplace"):
@@ -331,7 +302,7 @@ def _bench_tensor(
                 fwd_bwd_vs_relu=med[key + "_fb"] / med["relu_fb"],
                 saved_per_element=saved_bytes(f, x) / size,
                 path=_path(act, x) if impl == "actlab" else "",
-                fwd_bwd_spread=_spread(times[key + "_fb"]),
+                fwd_bwd_spread=times[key + "_fb"].spread,
                 fwd_peak_per_element=peak_bytes(f, x, backward=False) / size,
                 fwd_bwd_peak_per_element=peak_bytes(f, x) / size,
             )

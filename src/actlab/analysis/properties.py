@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import functools
 import math
-import statistics
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -911,7 +909,7 @@ class CostReport:
     """Forward+backward time of each activation over ReLU's, measured in one run.
 
     Each measurement is one forward and one backward pass of ``n`` elements of
-    ``dtype``, interleaved across activations in a rotating order after a warm-up;
+    ``dtype``, interleaved across activations in a shuffled order after a warm-up;
     ratios are medians over ``repeats`` rounds divided by ReLU's median in the same
     rounds. ``ratios``: actlab's implementation (``actlab.functional``: the catalogue's
     definition, computed in float64 for float32 inputs, with its analytic derivative)
@@ -958,6 +956,7 @@ def relative_cost(
     """
     import torch
 
+    from .._timing import interleaved
     from ..torch import functional, twins
     from . import machine
 
@@ -967,38 +966,31 @@ def relative_cost(
     gen = torch.Generator().manual_seed(seed)
     x0 = torch.randn(n, generator=gen, dtype=getattr(torch, dtype))
     gy = torch.ones_like(x0)
+    leaf = [x0]
 
-    def timer(fn: Callable[[Any], Any]) -> Callable[[], float]:
-        def once() -> float:
-            x = x0.detach().requires_grad_(True)
-            t0 = time.perf_counter()
-            fn(x).backward(gy)
-            return time.perf_counter() - t0
+    def fresh() -> None:  # a new leaf per call, untimed: no gradient accumulates
+        leaf[0] = x0.detach().requires_grad_(True)
 
-        return once
-
-    runners: dict[tuple[str, str], Callable[[], float]] = {}
+    runners: dict[tuple[str, str], Callable[[], Any]] = {}
     for lab, (a, g) in labels.items():
-        runners[("actlab", lab)] = timer(lambda x, a=a, g=g: functional.apply(a, x, **g))
+        runners[("actlab", lab)] = lambda a=a, g=g: (
+            functional.apply(a, leaf[0], **g).backward(gy)
+        )
         fn = twins.function(a, g) if native else None
         if fn is not None:
-            runners[("torch", lab)] = timer(fn)
+            runners[("torch", lab)] = lambda fn=fn: fn(leaf[0]).backward(gy)
     old_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        keys = list(runners)
-        times: dict[tuple[str, str], list[float]] = {k: [] for k in keys}
-        for k in keys:  # warm-up
-            runners[k]()
-        for r in range(repeats):
-            s = r % len(keys)
-            for k in keys[s:] + keys[:s]:
-                times[k].append(runners[k]())
+        timed = interleaved(
+            runners, repeats, warmup=1, setup=dict.fromkeys(runners, fresh), seed=seed
+        )
         used_threads = torch.get_num_threads()
     finally:
         torch.set_num_threads(old_threads)
-    med = {k: statistics.median(ts) for k, ts in times.items()}
+    # medians: the table states what forward+backward typically costs over ReLU's
+    med = {k: t.median for k, t in timed.items()}
     base, tbase = med[("actlab", "relu")], med.get(("torch", "relu"))
     return CostReport(
         ratios={lab: v / base for (impl, lab), v in med.items() if impl == "actlab"},

@@ -48,7 +48,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +55,7 @@ from typing import Any
 import torch
 
 from .. import functions
+from .._timing import interleaved
 from ..functions import Activation
 from . import kernels as _kernels
 from . import twins
@@ -382,18 +382,15 @@ def _remember(key: str, value: str) -> None:
 def _time(cands: dict[str, Callable[[], Any]], rounds: int = 7) -> str:
     """The fastest candidate: the least time over interleaved rounds, after a warm-up round.
 
-    The minimum, not the median: on a shared machine other jobs only ever add time, and a
-    few unlucky rounds must not decide.
+    The minimum, not the median: the candidates do the same work, and the choice is kept
+    for every later process, so it should rank what each costs undisturbed. On a shared
+    machine other jobs only ever add time to a round, never take it away, so the fastest
+    round is the least disturbed one; the median would let a burst of load across half the
+    rounds decide. One call per sample (no inner repeats): the choice is made on first
+    use, where a longer measurement would be a visible pause.
     """
-    for f in cands.values():
-        f()
-    times: dict[str, list[float]] = {k: [] for k in cands}
-    for _ in range(rounds):
-        for k, f in cands.items():
-            t0 = time.perf_counter()
-            f()
-            times[k].append(time.perf_counter() - t0)
-    return min(cands, key=lambda k: min(times[k]))
+    timed = interleaved(cands, rounds, warmup=1)
+    return min(cands, key=lambda k: timed[k].min)
 
 
 def _pick(key: str, cands: dict[str, Any], bench: Callable[[dict], str]) -> str:

@@ -1,6 +1,7 @@
 """Timing shared by C1 (what an activation costs) and C18 (the "cheap" criterion).
 
-Every variant (an activation's forward pass, forward into a preallocated output,
+The timing itself is actlab's one harness (:func:`actlab._timing.interleaved`). Every
+variant (an activation's forward pass, forward into a preallocated output,
 forward+backward; a bare kernel such as ``torch.exp``; a memory copy) is timed
 round by round, interleaved, in a shuffled order, so that a burst of load from
 another process hits every variant alike. A sample repeats the call until it lasts
@@ -19,12 +20,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
-import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from ... import _timing as timing
 from ._common import COMPARED
 
 #: The activations timed: the seed texts' list (the comparison sweep's).
@@ -78,54 +78,29 @@ def interleaved(
     Keys are ``"<variant>@<threads>"``. One untimed call per variant first (lazy
     initialisation, allocator warm-up) and one timed call that sets how many calls make a
     sample; then ``rounds`` rounds, each timing every variant under every thread count
-    in a freshly shuffled order (seeded, so runs repeat it). The thread count changes
-    once per block of a round, outside the timed region (a change costs milliseconds:
-    the pool's threads are woken or put to sleep).
+    in a freshly shuffled order (seeded, so runs repeat it), by
+    :func:`actlab._timing.interleaved`. The thread count changes once per block of a
+    round, outside the timed region (a change wakes the pool's threads or puts them to
+    sleep, far slower than a call). Returns the samples and the calls per sample.
     """
     import torch
 
+    def use(t: int) -> Callable[[], None]:
+        return lambda: torch.set_num_threads(t)
+
+    per_thread = {f"{k}@{t}": f for t in thread_counts for k, f in fns.items()}
+    blocks = [(use(t), [f"{k}@{t}" for k in fns]) for t in thread_counts]
     with threads(torch.get_num_threads()):  # restored afterwards
-        return _interleaved(fns, rounds, thread_counts)
-
-
-def _interleaved(
-    fns: dict[str, Callable[[], Any]], rounds: int, thread_counts: Sequence[int]
-) -> tuple[dict[str, list[float]], dict[str, int]]:
-    import torch
-
-    keys = list(fns)
-    inner: dict[str, int] = {}
-    for t in thread_counts:
-        torch.set_num_threads(t)
-        for k in keys:
-            f = fns[k]
-            f()
-            t0 = time.perf_counter()
-            f()
-            dt = time.perf_counter() - t0
-            inner[f"{k}@{t}"] = max(1, min(MAX_INNER, round(TARGET_SAMPLE_S / max(dt, 1e-9))))
-    times: dict[str, list[float]] = {f"{k}@{t}": [] for t in thread_counts for k in keys}
-    rng = random.Random(0)
-    for r in range(rounds):
-        order = list(thread_counts) if r % 2 == 0 else list(reversed(thread_counts))
-        for t in order:
-            torch.set_num_threads(t)
-            # a fresh order every round, so that no variant always follows the same one
-            shuffled = rng.sample(keys, len(keys))
-            for k in shuffled:
-                key, f = f"{k}@{t}", fns[k]
-                n = inner[key]
-                if n == 1:
-                    # one untimed call first: the allocator state the previous variant
-                    # left (a large buffer handed back to the OS, so page faults on the
-                    # next large allocation) is not charged to this one; a sample of
-                    # several calls dilutes it anyway
-                    f()
-                t0 = time.perf_counter()
-                for _ in range(n):
-                    f()
-                times[key].append((time.perf_counter() - t0) / n)
-    return times, inner
+        timed = timing.interleaved(
+            per_thread,
+            rounds,
+            warmup=1,
+            target_s=TARGET_SAMPLE_S,
+            max_inner=MAX_INNER,
+            prime=True,
+            blocks=blocks,
+        )
+    return {k: list(t.samples) for k, t in timed.items()}, {k: t.inner for k, t in timed.items()}
 
 
 def best_of_threads(run: dict) -> dict[str, list[float]]:
@@ -282,9 +257,10 @@ def ratio(run: dict, a: str, b: str) -> tuple[float, float, float] | None:
 
     A sample on a shared machine can only be slowed by other processes (preempted, or a
     woken thread waiting for a time slice), never sped up, so the fastest round is the
-    least disturbed one (``timeit``'s advice). Medians failed here: with a load average
-    of 2 on 2 cores, PyTorch's ReLU on 4M elements took 2.0 ms undisturbed and 8 to 11 ms
-    in most rounds. The bracket pairs each fastest time with the other's second fastest,
+    least disturbed one (``timeit``'s advice). The median fails where most rounds are
+    disturbed: with as many runnable processes as cores, most rounds of a multi-threaded
+    call wait for a time slice, and their median measures the other processes, not the
+    call. The bracket pairs each fastest time with the other's second fastest,
     ``(min a / 2nd b, min a / min b, 2nd a / min b)``: wide when the fastest samples
     disagree, i.e. when even they were disturbed. Each time is the faster of the thread
     counts timed in its round.

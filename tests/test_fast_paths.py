@@ -8,8 +8,11 @@ subnormals, the largest values of each dtype), within the catalogue's bounds.
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -197,8 +200,8 @@ def test_every_variant_on_edge_values(case: tuple[str, dict], dtype: str) -> Non
     tdt = DTYPES[dtype]
     x = _edges(tdt)
     x64 = x.double().numpy()
-    ref_f = reference.forward(name, x64, **params)
-    ref_d = reference.derivative(name, x64, **params)
+    # the mpmath reference, or (an entry without one) the definition in float64
+    ref_f, ref_d = numerics._reference(name, tuple(sorted(params.items())), x64.tobytes())
     for fv, bv in _variants(name, tdt, p):
         pl = _plan(name, tdt, p, fv, bv)
         xg = x.clone().requires_grad_(True)
@@ -644,6 +647,68 @@ def test_disabled_kernels_and_warm_cache(monkeypatch) -> None:
     finally:
         _kernels.reset()
         _fast.reset()
+
+
+@pytest.mark.skipif(not KERNELS_BUILT, reason="no kernels on this machine")
+def test_a_damaged_kernel_cache_is_never_loaded(tmp_path) -> None:
+    """A cached library cut short (dlopen of it dies of SIGBUS) is caught by its manifest:
+    rebuilt, or with no compiler the eager paths, said once, in a process that lives."""
+    import shutil
+    import subprocess
+    import sys
+
+    assert _kernels.load() is not None  # a test before may have reset it
+    src = Path(_kernels.status()["path"])
+    dst = tmp_path / "kernels" / src.name
+    dst.parent.mkdir()
+    shutil.copyfile(src, dst)
+    dst.with_suffix(".json").write_text(json.dumps(_kernels._fingerprint(dst)))
+    code = (
+        "import warnings, torch, actlab\n"
+        "from actlab.torch import kernels\n"
+        "warnings.simplefilter('always')\n"
+        "y = actlab.functional.elu(torch.linspace(-3, 3, 1000))\n"
+        "print(kernels.status()['state'], kernels.status().get('built', False))\n"
+    )
+    env = {**os.environ, "ACTLAB_CACHE": str(tmp_path), "ACTLAB_CC": "/nonexistent/cc"}
+
+    def run() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                              text=True, timeout=120)  # fmt: skip
+
+    intact = run()  # the manifest matches: loaded as it is, nothing built
+    assert intact.returncode == 0 and intact.stdout.split() == ["ready", "False"], intact.stderr
+    with open(dst, "r+b") as f:
+        f.truncate(100_000)
+    cut = run()
+    assert cut.returncode == 0, cut.stderr  # not -7 (SIGBUS)
+    assert "damaged or incomplete" in cut.stderr and "no C compiler" in cut.stderr
+    assert cut.stdout.split() == ["unavailable", "False"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not KERNELS_BUILT, reason="no kernels on this machine")
+def test_a_damaged_kernel_cache_is_rebuilt(tmp_path) -> None:
+    """With a compiler, the damaged file is replaced by a fresh build (a minute or so)."""
+    import subprocess
+    import sys
+
+    assert _kernels.load() is not None
+    name = Path(_kernels.status()["path"]).name
+    dst = tmp_path / "kernels" / name
+    dst.parent.mkdir()
+    dst.write_bytes(b"\x7fELF" + bytes(100_000))  # a header and nothing behind it
+    dst.with_suffix(".json").write_text('{"size": 1, "sha256": "0"}')
+    code = (
+        "import torch, actlab\nfrom actlab.torch import kernels\n"
+        "actlab.functional.elu(torch.linspace(-3, 3, 1000))\n"
+        "print(kernels.status()['state'], kernels.status().get('built', False))\n"
+    )
+    env = {**os.environ, "ACTLAB_CACHE": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=900)  # fmt: skip
+    assert out.returncode == 0 and out.stdout.split() == ["ready", "True"], out.stderr
+    assert _kernels._intact(dst)
 
 
 @pytest.mark.skipif(not KERNELS_BUILT, reason="no kernels on this machine")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import hashlib
+import json
 import os
 import platform
 import shutil
@@ -136,6 +137,28 @@ def _try_load(path: Path) -> ctypes.CDLL | None:
         return None
 
 
+def _manifest(target: Path) -> Path:
+    return target.with_suffix(".json")
+
+
+def _fingerprint(path: Path) -> dict[str, Any]:
+    data = path.read_bytes()
+    return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def _intact(target: Path) -> bool:
+    """Whether the cached library is the file its build wrote, byte for byte.
+
+    ``dlopen`` of a truncated or overwritten shared library can kill the process
+    (SIGBUS) on the first call into it, with no exception to catch: the file is checked
+    against the manifest its build left before it is ever loaded.
+    """
+    try:
+        return json.loads(_manifest(target).read_text()) == _fingerprint(target)
+    except (OSError, ValueError):
+        return False
+
+
 def _build(target: Path, cc: str | None) -> tuple[ctypes.CDLL | None, str]:
     """Compile kernels.c into ``target``; the first variant that builds and loads wins."""
     if cc is None:
@@ -163,6 +186,12 @@ def _build(target: Path, cc: str | None) -> tuple[ctypes.CDLL | None, str]:
             errors.append(f"{name}: built but could not be loaded")
             Path(tmp).unlink(missing_ok=True)
             continue
+        # the manifest first, then the library: whoever sees the new library sees its
+        # manifest (each is renamed into place whole)
+        fd, man = tempfile.mkstemp(prefix=".build-", suffix=".json", dir=target.parent)
+        with os.fdopen(fd, "w") as f:
+            json.dump(_fingerprint(Path(tmp)), f)
+        os.replace(man, _manifest(target))
         os.replace(tmp, target)
         _info["variant"] = name
         return lib, ""
@@ -192,7 +221,16 @@ def load(*, build: bool = True) -> ctypes.CDLL | None:
             target, lib, reason = None, None, f"kernel source unreadable ({e})"
         else:
             _info["path"] = str(target)
-            lib = _try_load(target) if target.exists() else None
+            lib = None
+            if target.exists() and _manifest(target).exists():  # else: built before manifests
+                if _intact(target):
+                    lib = _try_load(target)
+                else:
+                    _info["damaged"] = True
+                    _warn(
+                        f"actlab: the cached kernels {target} are damaged or incomplete "
+                        "(they do not match their build's manifest); rebuilding them"
+                    )
         if lib is None:
             if not build:
                 return None

@@ -144,9 +144,9 @@ define(
     frameworks="Exact (erf) by default in PyTorch (approximate='none'), Keras "
     "(approximate=False) and Hugging Face ('gelu'); jax.nn.gelu defaults to "
     "approximate=True, the tanh form (gelu_tanh here). PyTorch's float32 CPU kernel "
-    "uses erf and loses the negative tail: with torch 2.13 on an AMD EPYC, F.gelu(-5.0) was "
-    "4% off and F.gelu(x) returned 0 for every x <= -6 (true: -5.9e-9 at -6); the error "
-    "depends on the CPU's erf kernel (17% at -5 was seen on another machine).",
+    "uses erf and loses the negative tail: F.gelu(x) can return 0 where the true value is "
+    "-5.9e-9 (x = -6) and be percents off near -5, depending on the CPU's erf kernel "
+    "(actlab audit gelu measures it on this machine).",
 )
 
 define(

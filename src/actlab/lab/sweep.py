@@ -338,10 +338,10 @@ def keep_freed_memory() -> bool:
     Training allocates and frees tensors of a few hundred KB some thousand times a
     second. With glibc's defaults, blocks from 128 KB up are mapped fresh from the
     kernel and freed heap is handed back early, so such a tensor page-faults on first
-    touch, every time. That cost 9-12% of a lab chunk's time on a 2-core AMD EPYC
-    virtual machine, and up to 80% of the batched optimizer's step. The numbers
-    computed do not change. Called in actlab's own worker processes, never in a
-    user's. Returns False where the C library has no ``mallopt`` (not glibc).
+    touch, every time: a sizeable share of a lab chunk's time, and most of the batched
+    optimizer's step, went to page faults. The numbers computed do not change. Called in
+    actlab's own worker processes, never in a user's. Returns False where the C library
+    has no ``mallopt`` (not glibc).
     """
     import ctypes
     import ctypes.util

@@ -323,16 +323,16 @@ class _BatchedOptimizer:
         self.state: dict[str, torch.Tensor] = {}
         self.t = 0
         # one learning rate for every model: Adam can run as PyTorch's fused CPU kernel
-        # (one pass over all parameters, 5-6x faster here than the ten tensor operations
-        # below; the same formulas, rounded in another order: within 1e-5 relative of
-        # torch.optim.Adam after 50 steps)
+        # (one pass over all parameters instead of the ten tensor operations below; the
+        # same formulas, rounded in another order: tests/test_trainer.py holds it to
+        # torch.optim.Adam)
         self.fused = kind == "adam" and bool((lr == lr[0]).all()) and hasattr(torch, "_fused_adam_")
         if self.fused:
             self.lr0 = float(lr[0])
             self.m = [torch.zeros_like(p) for p in params]
             self.v = [torch.zeros_like(p) for p in params]
             # one step count for every parameter (the kernel only reads it): one add a
-            # step instead of a _foreach_add_ over a list, 3 us against 33 here
+            # step instead of a _foreach_add_ over a list
             self.step_count = torch.zeros((), dtype=torch.float32)
             self.steps = [self.step_count] * len(params)
             return
@@ -416,11 +416,10 @@ class _VmapStack:
         return rows
 
 
-# MKL's batched matmuls at the lab's sizes take 3-5x longer for a width under 16 than
-# for 16 itself (AMD EPYC, torch 2.13: (10, 100, 100) @ (10, 100, 10) 300 us, the same
-# with 16 columns 65 us, forward and for the weight gradient alike; widths of 100 are
-# not affected), so the stacked output layer is padded with zero columns to a multiple
-# of 16. The padding is sliced off before the loss: its gradient is exactly zero, every
+# MKL's batched matmuls at the lab's sizes are several times slower for a width under 16
+# than for 16 itself (forward and for the weight gradient alike; widths of 100 are not
+# affected), so the stacked output layer is padded with zero columns to a multiple of 16.
+# The padding is sliced off before the loss: its gradient is exactly zero, every
 # optimizer leaves it at zero, and the models' outputs are those of the unpadded layer.
 _OUT_ALIGN = 16
 
@@ -725,9 +724,8 @@ def _xent_grad(out: torch.Tensor, y: torch.Tensor, o: int) -> torch.Tensor:
     """(softmax - one-hot) / batch over each row's first ``o`` logits, zero in the padding.
 
     The gradient of the summed per-model mean cross-entropies for logits ``out`` (S, B, ld)
-    and labels ``y`` (S, B). One pass of a compiled kernel where there is one: PyTorch's
-    softmax, scatter and division over 10 models x 100 rows of 10 logits took 113 us a
-    step here, the kernel 41.
+    and labels ``y`` (S, B). One pass of a compiled kernel where there is one, instead of
+    PyTorch's softmax, scatter and division (three passes and their temporaries).
     """
     n = out.shape[1]
     fn = _xent_kernel(out, y)
@@ -770,9 +768,9 @@ def _nonzero_counts(a: torch.Tensor) -> torch.Tensor:
 
     A NaN is nonzero. For float32 on the CPU one pass of a compiled kernel; elsewhere
     ceil(min(|a|, 1)), 1 for a nonzero value (subnormals and infinities included) and 0
-    for a zero, summed: 3x faster here than any count through a bool tensor (comparisons
-    into bool run at a fifth of arithmetic's speed on this CPU build), and exact, as
-    counts below 2^24 are exact in float32. torch.sign would be cheaper but maps NaN to 0;
+    for a zero, summed: arithmetic, where a count through a bool tensor pays for a
+    comparison into bool (slow in PyTorch's CPU build), and exact, as counts below 2^24
+    are exact in float32. torch.sign would be cheaper but maps NaN to 0;
     here a NaN makes its unit's sum NaN, and such a batch is counted again through
     ``a != 0``.
     """
@@ -799,7 +797,7 @@ def _model_norms(g: torch.Tensor) -> torch.Tensor:
 
 def _gather(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     """``t[idx]`` for an index tensor ``idx`` of any shape: the same values, by index_select
-    (rows copied whole: 6x faster here than advanced indexing for MNIST-1D's epochs)."""
+    (rows copied whole, where advanced indexing gathers element by element)."""
     return t.index_select(0, idx.flatten()).view(*idx.shape, *t.shape[1:])
 
 

@@ -128,8 +128,8 @@ def decide(gradient: tuple[bool, str, str], acc: list[cmp.Cell], speed: list[cmp
     if not acc and not speed:
         return Verdict("not testable here", "No member and ReLU runs share a seed.")
     # an improvement counts when it is significant and as large as the margins below
-    # which no text would call one activation better or faster: a significant 1.07x on one
-    # data set was not found again with more seeds, epochs and learning rates
+    # which no text would call one activation better or faster (a small significant gain
+    # on one data set is the kind that more seeds, epochs and learning rates undo)
     better = [c for c in acc if c.better and c.cmp.mean_diff >= cmp.ACC_MARGIN]
     better += [c for c in speed if c.better and math.exp(c.cmp.mean_diff) >= 1 + SPEED_MARGIN]
     small = [c for c in [*acc, *speed] if c.better and c not in better]

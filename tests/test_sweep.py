@@ -16,7 +16,7 @@ import pytest
 
 from actlab.cli import main
 from actlab.lab import sweep
-from actlab.lab.store import Store, TrialState, UpdateFinishedTrialError, trial_key
+from actlab.lab.store import Store, StoreError, TrialState, UpdateFinishedTrialError, trial_key
 
 QUICK = {
     "name": "t",
@@ -68,7 +68,7 @@ def test_run_skip_status_export(tmp_path: Path) -> None:
     assert (r1.completed, r1.skipped, r1.failed) == (4, 0, 0)
     r2 = sweep.run(f, workers=1)  # everything already complete: nothing re-runs
     assert (r2.completed, r2.skipped) == (0, 4)
-    assert sweep.status(f) == {"done": 4, "pending": 0, "failed": 0, "total": 4}
+    assert sweep.status(f) == {"done": 4, "pending": 0, "failed": 0, "total": 4, "stale": 0}
     out = tmp_path / "out.csv"
     assert sweep.export_csv(f, out) == 4
     rows = list(csv.DictReader(out.open()))
@@ -187,7 +187,9 @@ def test_trial_key_is_stable() -> None:
 def test_cli_run_status_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     f = _toml(tmp_path / "c.toml", QUICK)
     assert main(["sweep", "status", str(f), "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"done": 0, "pending": 4, "failed": 0, "total": 4}
+    assert json.loads(capsys.readouterr().out) == {
+        "done": 0, "pending": 4, "failed": 0, "total": 4, "stale": 0
+    }  # fmt: skip
     assert main(["sweep", "run", str(f), "--workers", "1", "--store", str(tmp_path / "c2.db")]) == 0
     assert "4 trials run" in capsys.readouterr().out
     assert (
@@ -323,3 +325,104 @@ def test_activation_cost_probe() -> None:
     assert sweep._activation_seconds("rrelu") > 0.0
     assert torch.equal(torch.random.get_rng_state(), state)  # the caller's stream untouched
     assert sweep._activation_seconds("no_such_activation") == 0.0  # only an order
+
+
+# ------------------------------------------------------------------ failures, counts, locks
+def test_failed_trials_are_retried_only_when_asked(tmp_path: Path, capsys) -> None:
+    spec = {"name": "r", "fixed": {"hidden": [4], "epochs": 1, "data": "npz"},
+            "grid": {"seed": [0, 1]}}  # fmt: skip  (npz without a path: every trial fails)
+    f = _toml(tmp_path / "r.toml", spec)
+    assert sweep.run(f, workers=1).failed == 2
+    assert main(["sweep", "run", str(f), "--workers", "1"]) == 0  # nothing re-runs by itself
+    out = capsys.readouterr().out
+    assert "0 trials run" in out and "2 trials failed in an earlier run" in out
+    assert "--retry-failed" in out
+    _toml(f, {**spec, "fixed": {**spec["fixed"], "data": "moons"}})  # the cause, fixed
+    # a changed config is a new trial; the old failures are now stale, not counted
+    st = sweep.status(f)
+    assert (st["failed"], st["pending"], st["stale"]) == (0, 2, 2)
+    f2 = _toml(tmp_path / "r2.toml", spec)
+    sweep.run(f2, workers=1)
+    r = sweep.run(f2, workers=1, retry_failed=True)
+    assert (r.retried, r.failed) == (2, 2)  # re-queued and run again (still failing here)
+    assert main(["sweep", "run", str(f2), "--workers", "1", "--retry-failed"]) == 3
+    assert "2 failed trials re-queued" in capsys.readouterr().out
+
+
+def test_status_counts_only_the_current_grid_and_reads_only(tmp_path: Path, capsys) -> None:
+    f = _toml(tmp_path / "q.toml", QUICK)
+    sweep.run(f, workers=1)
+    db = sweep.default_store(f)
+    smaller = {**QUICK, "grid": {"activation": ["relu"], "seed": [0, 1]}}
+    _toml(f, smaller)
+    before = db.read_bytes()
+    assert sweep.status(f) == {"done": 2, "pending": 0, "failed": 0, "total": 2, "stale": 2}
+    assert main(["sweep", "status", str(f)]) == 0
+    assert "2 stored trials are no longer in the grid" in capsys.readouterr().out
+    assert len(sweep.rows(f)) == 2
+    assert db.read_bytes() == before  # status and export never write
+
+
+def test_a_store_on_read_only_media_can_be_read(tmp_path: Path) -> None:
+    f = _toml(tmp_path / "q.toml", QUICK)
+    sweep.run(f, workers=1)
+    d = tmp_path
+    for p in d.iterdir():
+        p.chmod(0o444)
+    d.chmod(0o555)
+    try:
+        if os.access(d, os.W_OK):  # root writes anyway: SQLite's fallback path not reached
+            with Store(sweep.default_store(f), readonly=True) as db:
+                assert db.counts("t")[TrialState.COMPLETE] == 4
+        assert sweep.status(f)["done"] == 4
+        assert len(sweep.rows(f)) == 4
+    finally:
+        d.chmod(0o755)
+
+
+def test_a_damaged_store_is_a_message(tmp_path: Path, capsys) -> None:
+    f = _toml(tmp_path / "q.toml", QUICK)
+    db = sweep.default_store(f)
+    db.write_bytes(b"this is not a database, " * 100)
+    with pytest.raises(StoreError, match=r"q\.db is not an actlab store or is damaged"):
+        sweep.status(f)
+    for cmd in (["status", str(f)], ["run", str(f), "--workers", "1"],
+                ["export", str(f), "--csv", str(tmp_path / "x.csv")]):  # fmt: skip
+        assert main(["sweep", *cmd]) == 2
+        assert "is not an actlab store or is damaged" in capsys.readouterr().err
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (a)").connection.commit()
+    with pytest.raises(StoreError, match="no trials, members and epochs tables"):
+        Store(other, readonly=True)
+
+
+def test_the_lock_holds_through_a_symlink(tmp_path: Path) -> None:
+    f = _toml(tmp_path / "q.toml", QUICK)
+    real = sweep.default_store(f)
+    link = tmp_path / "link.db"
+    Store(real).close()
+    link.symlink_to(real)
+    with sweep._Lock(real), pytest.raises(ValueError, match="another `actlab sweep run`"):
+        sweep.run(f, store=link, workers=1)
+
+
+def test_read_only_open_falls_back_to_immutable(tmp_path: Path, monkeypatch) -> None:
+    """Where SQLite cannot make the WAL's shared-memory file (read-only media), mode=ro
+    fails: the store is then opened as an immutable file."""
+    from actlab.lab import store as store_mod
+
+    f = _toml(tmp_path / "q.toml", QUICK)
+    sweep.run(f, workers=1)
+    real = sqlite3.connect
+    uris = []
+
+    def connect(target, *a, **k):
+        uris.append(str(target))
+        if str(target).endswith("mode=ro"):
+            raise sqlite3.OperationalError("unable to open database file")
+        return real(target, *a, **k)
+
+    monkeypatch.setattr(store_mod.sqlite3, "connect", connect)
+    with Store(sweep.default_store(f), readonly=True) as db:
+        assert db.counts("t")[TrialState.COMPLETE] == 4
+    assert [u.rsplit("?", 1)[1] for u in uris] == ["mode=ro", "immutable=1"]

@@ -19,16 +19,32 @@ def cmd_run(args: argparse.Namespace) -> int:
         workers=args.workers,
         address=args.address,
         imports=args.imports,
+        retry_failed=args.retry_failed,
     )
     st = sweep.status(args.file, args.store or sweep.default_store(args.file))
+    retried = f", {report.retried} failed trials re-queued" if report.retried else ""
     print(
         f"sweep {args.file}: {report.completed} trials run, {report.skipped} already complete, "
-        f"{report.failed} failed, {report.requeued} re-queued from an interrupted run "
+        f"{report.failed} failed, {report.requeued} re-queued from an interrupted run{retried} "
         f"({report.seconds:.1f} s); {st['done']}/{st['total']} done"
     )
     for err in report.errors[:5]:
         print(f"  failure: {err}")
+    if st["failed"] and not report.failed:
+        print(
+            f"  {st['failed']} trials failed in an earlier run and were not run again; "
+            "after fixing their cause, `actlab sweep run --retry-failed` re-runs them"
+        )
+    _say_stale(st)
     return EXIT_FAIL if report.failed else EXIT_OK
+
+
+def _say_stale(st: dict[str, int]) -> None:
+    if st.get("stale"):
+        print(
+            f"  {st['stale']} stored trials are no longer in the grid (not counted above; "
+            "they stay in the store)"
+        )
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -44,6 +60,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             [[str(st[k]) for k in ("done", "pending", "failed", "total")]],
             args.format,
         )
+        _say_stale(st)
     return EXIT_OK
 
 
@@ -71,6 +88,11 @@ def register(sub: Any) -> None:
         help="parallel chunks (default: all cores; 1 runs in this process)",
     )
     r.add_argument("--address", help="Ray cluster address (ray backend)")
+    r.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="run the trials that failed in an earlier run again (after fixing the cause)",
+    )
     r.set_defaults(func=cmd_run)
 
     s = ss.add_parser("status", help="counts of done, pending and failed trials")

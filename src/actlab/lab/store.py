@@ -28,7 +28,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Store", "TrialState", "UpdateFinishedTrialError", "trial_key"]
+__all__ = ["Store", "StoreError", "TrialState", "UpdateFinishedTrialError", "trial_key"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS trials (
@@ -67,6 +67,24 @@ CREATE TABLE IF NOT EXISTS epochs (
 _MEMBERS = "(SELECT key FROM members WHERE sweep=?)"
 
 
+def _open_readonly(path: Path) -> sqlite3.Connection:
+    """The file opened read-only (``mode=ro``); on read-only media, where SQLite cannot
+    create the WAL's shared-memory file beside it, as an immutable file."""
+    if not path.is_file():
+        raise StoreError(f"{path}: no such results file")
+    uri = path.resolve().as_uri()
+    try:
+        db = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None)
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        db = sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
+    names = {n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if not {"trials", "members", "epochs"} <= names:
+        db.close()
+        raise sqlite3.DatabaseError("it has no trials, members and epochs tables")
+    return db
+
+
 class TrialState(str, Enum):
     WAITING = "WAITING"
     RUNNING = "RUNNING"
@@ -89,20 +107,37 @@ def trial_key(config: dict[str, Any]) -> str:
     return hashlib.sha256(canon.encode()).hexdigest()[:24]
 
 
-class Store:
-    """A sweep results file. Safe for one writer at a time (the sweep driver)."""
+class StoreError(ValueError):
+    """A results file that cannot be opened as a store (damaged, not SQLite, unreadable)."""
 
-    def __init__(self, path: str | os.PathLike):
+
+class Store:
+    """A sweep results file. Safe for one writer at a time (the sweep driver).
+
+    With ``readonly=True`` the file is only read, never created or changed (its bytes
+    stay as they are), and one on read-only media can still be read.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, readonly: bool = False):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        with self._tx():
-            for stmt in _SCHEMA.strip().split(";"):
-                if stmt.strip():
-                    self._db.execute(stmt)
+        self.readonly = readonly
+        try:
+            if readonly:
+                self._db = _open_readonly(self.path)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._db.execute("PRAGMA foreign_keys=ON")
+                with self._tx():
+                    for stmt in _SCHEMA.strip().split(";"):
+                        if stmt.strip():
+                            self._db.execute(stmt)
+        except sqlite3.DatabaseError as exc:  # not a database, damaged, read-only, locked
+            raise StoreError(
+                f"{self.path} is not an actlab store or is damaged: {exc}"
+            ) from None
 
     def close(self) -> None:
         self._db.close()
@@ -230,12 +265,27 @@ class Store:
 
     # -- reading -----------------------------------------------------------------------
     def counts(self, sweep: str) -> dict[TrialState, int]:
+        """Trials per state among every trial ever listed by ``sweep`` in this store."""
         out = dict.fromkeys(TrialState, 0)
         for state, n in self._db.execute(
             f"SELECT state, COUNT(*) FROM trials WHERE key IN {_MEMBERS} GROUP BY state", (sweep,)
         ):
             out[TrialState(state)] = n
         return out
+
+    def states(self, keys: Iterable[str]) -> dict[str, TrialState]:
+        """The state of each of ``keys`` that the store holds (absent keys are left out)."""
+        out: dict[str, TrialState] = {}
+        keys = list(keys)
+        for i in range(0, len(keys), 500):  # SQLite's limit on bound parameters
+            part = keys[i : i + 500]
+            q = f"SELECT key, state FROM trials WHERE key IN ({','.join('?' * len(part))})"
+            out.update((k, TrialState(st)) for k, st in self._db.execute(q, part))
+        return out
+
+    def members(self, sweep: str) -> list[str]:
+        """The keys of every trial ``sweep`` has ever listed in this store."""
+        return [k for (k,) in self._db.execute("SELECT key FROM members WHERE sweep=?", (sweep,))]
 
     def trials(self, sweep: str, state: TrialState | None = None) -> list[dict[str, Any]]:
         """Trials of a sweep in grid order: config, state and summary columns."""

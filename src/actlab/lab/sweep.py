@@ -138,6 +138,7 @@ class RunReport:
     skipped: int = 0
     failed: int = 0
     requeued: int = 0
+    retried: int = 0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
 
@@ -178,7 +179,10 @@ class _Lock:
     """An exclusive lock beside the store, held while a driver runs (released if it dies)."""
 
     def __init__(self, store: Path):
-        self.path = store.with_name(store.name + ".lock")
+        # on the file itself, wherever it is reached from: two names for one database
+        # (a symlink, a relative path) take the same lock
+        real = Path(os.path.realpath(store))
+        self.path = real.with_name(real.name + ".lock")
         self.fd: int | None = None
 
     def __enter__(self) -> _Lock:
@@ -209,8 +213,12 @@ def run(
     on_chunk: Callable[[int, int], None] | None = None,
     imports: Sequence[str] = (),
     executor: Executor | None = None,
+    retry_failed: bool = False,
 ) -> RunReport:
     """Run every trial of ``sweep`` not yet complete in ``store``.
+
+    A trial that failed stays failed (a finished trial is never changed) unless
+    ``retry_failed`` re-queues the sweep's failed trials first.
 
     Args:
         sweep: a :class:`Sweep`, a TOML path, or a dict in the file format.
@@ -226,6 +234,8 @@ def run(
         executor: a process pool to run the local backend's chunks in (one made with
             :func:`worker_pool` and shared by several sweeps saves each its start-up);
             default: a pool of ``workers`` processes for this run.
+        retry_failed: run the trials that failed before again (after their cause is
+            fixed); :attr:`RunReport.retried` says how many.
     """
     if not isinstance(sweep, Sweep):
         src = sweep
@@ -238,10 +248,12 @@ def run(
         raise ValueError(f"The 'backend' must be 'local' or 'ray'. Got {backend!r}")
     t0 = time.perf_counter()
     report = RunReport()
-    path = Path(store)
+    path = Path(os.path.realpath(store))  # the lock and the database: one file, one name
     with _Lock(path), Store(path) as db:
         report.requeued = db.requeue_running(sweep.name)  # orphans of a killed driver
         db.add_trials(sweep.name, sweep.trials())
+        if retry_failed:
+            report.retried = db.retry_failed(sweep.name)
         done = {t["key"] for t in db.trials(sweep.name, TrialState.COMPLETE)}
         failed_before = {t["key"] for t in db.trials(sweep.name, TrialState.FAIL)}
         todo = []
@@ -464,17 +476,29 @@ class _Progress:
 def status(
     sweep: Sweep | str | os.PathLike, store: str | os.PathLike | None = None
 ) -> dict[str, int]:
-    """Trial counts: ``done``, ``pending`` (waiting or running), ``failed`` and ``total``."""
+    """Trial counts of the grid as the file has it now: ``done``, ``pending`` (waiting,
+    running or not yet stored), ``failed`` and ``total``; and ``stale``, the trials the
+    store holds for this sweep that its grid no longer names (a typo since fixed, a grid
+    since shrunk), which the other counts leave out. The store is only read."""
     if not isinstance(sweep, Sweep):
         store = store or default_store(sweep)
         sweep = Sweep.load(sweep)
-    total = len(sweep.trials())
+    keys = {trial_key(c) for c in sweep.trials()}
+    total = len(keys)
     if store is None or not Path(store).exists():
-        return {"done": 0, "pending": total, "failed": 0, "total": total}
-    with Store(store) as db:
-        c = db.counts(sweep.name)
-    done, failed = c[TrialState.COMPLETE], c[TrialState.FAIL]
-    return {"done": done, "pending": total - done - failed, "failed": failed, "total": total}
+        return {"done": 0, "pending": total, "failed": 0, "total": total, "stale": 0}
+    with Store(store, readonly=True) as db:
+        states = db.states(keys)
+        stale = len(set(db.members(sweep.name)) - keys)
+    done = sum(st is TrialState.COMPLETE for st in states.values())
+    failed = sum(st is TrialState.FAIL for st in states.values())
+    return {
+        "done": done,
+        "pending": total - done - failed,
+        "failed": failed,
+        "total": total,
+        "stale": stale,
+    }
 
 
 SUMMARY_COLUMNS = (
@@ -500,7 +524,7 @@ def rows(
     keys = [*sweep.fixed, *sweep.grid]
     wanted = {trial_key(c): c for c in sweep.trials()}
     out = []
-    with Store(store) as db:
+    with Store(store, readonly=True) as db:
         for t in db.trials(sweep.name):
             if t["key"] not in wanted or t["state"] not in ("COMPLETE", "FAIL"):
                 continue

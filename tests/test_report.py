@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import pytest
 
@@ -179,6 +180,53 @@ def test_build_one_claim_end_to_end(tmp_path) -> None:
     assert "<svg" in html and "<?xml" not in html
     doc = json.loads((out / "results.json").read_text())
     assert doc["claims"][0]["verdict"] == r.verdict
+
+
+def test_the_report_folder_is_the_users(tmp_path, monkeypatch) -> None:
+    """--claims keeps the other claims; a failed run, a damaged store or --fresh loses
+    nothing of the user's; nothing is written through a symlink."""
+    out = tmp_path / "rep"
+    report.build(out, profile="smoke", claims=["C17"], workers=1)
+    doc = json.loads((out / "results.json").read_text())
+    other = {**doc["claims"][0], "id": "C16", "title": "An earlier claim"}
+    doc["claims"].append(other)  # as if an earlier run had reported C16 too
+    (out / "results.json").write_text(json.dumps(doc))
+    (out / "results.db.bak").write_text("the user's backup")
+    outside = tmp_path / "elsewhere.html"
+    outside.write_text("not actlab's")
+    (out / "index.html").unlink()
+    (out / "index.html").symlink_to(outside)
+
+    report.build(out, profile="smoke", claims=["C17"], workers=1, fresh=True)
+    ids = [c["id"] for c in json.loads((out / "results.json").read_text())["claims"]]
+    assert ids == ["C16", "C17"]  # kept, in claim order
+    html = (out / "index.html").read_text()
+    assert "An earlier claim" in html and not (out / "index.html").is_symlink()
+    assert outside.read_text() == "not actlab's"  # replaced the link, not its target
+    assert (out / "results.db.bak").read_text() == "the user's backup"  # --fresh: only the store
+
+    before = (out / "index.html").read_bytes()
+
+    def broken(*a, **k):
+        raise RuntimeError("the disk filled up")
+
+    monkeypatch.setattr(report, "render", broken)
+    with pytest.raises(RuntimeError, match="disk filled up"):
+        report.build(out, profile="smoke", claims=["C17"], workers=1)
+    monkeypatch.undo()
+    assert (out / "index.html").read_bytes() == before  # byte for byte
+    assert not list(out.glob(".actlab-report-*"))  # the half-built report is gone
+
+    (out / "results.db").write_bytes(b"garbage" * 1000)
+    with pytest.raises(ValueError, match=r"results\.db is not an actlab store or is damaged"):
+        report.build(out, profile="smoke", claims=["C17"], workers=1)
+    assert (out / "index.html").read_bytes() == before
+
+    (out / "results.db").unlink()
+    shutil.rmtree(out / "figures")
+    (out / "figures").symlink_to(tmp_path, target_is_directory=True)
+    with pytest.raises(ValueError, match="figures is not a plain directory"):
+        report.build(out, profile="smoke", claims=["C17"], workers=1)
 
 
 def test_cli_report_rejects_bad_profile_and_claim(tmp_path, capsys) -> None:

@@ -26,6 +26,9 @@ import dataclasses
 import functools
 import io
 import json
+import os
+import shutil
+import tempfile
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -61,12 +64,41 @@ class ClaimResult:
     def verdict(self) -> str | None:
         return self.outcome.verdict.verdict if self.outcome else None
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], out: Path) -> ClaimResult:
+        """A claim of an earlier ``results.json`` in ``out`` (its figure read back from
+        ``out/figures``), to be shown again beside claims run now."""
+        res = cls(d["id"], d["claim"], d["title"], d["question"], d.get("sources", ""))
+        res.setup, res.seconds = d.get("setup", {}), d.get("seconds", 0.0)
+        res.figure_files, res.full = list(d.get("figures", [])), d.get("full_profile")
+        if d.get("verdict") == "failed":
+            res.error = d.get("error") or "failed"
+            return res
+        verdict = ex.Verdict(
+            d["verdict"], d["reason"], d.get("depends_on"), d.get("boundary"),
+            bool(d.get("provisional")),
+        )  # fmt: skip
+        anchors = [{k: v for k, v in a.items() if k != "difference"} for a in d.get("anchors", [])]
+        res.outcome = ex.Outcome(
+            verdict,
+            d.get("evidence", {}),
+            list(d.get("findings", [])),
+            [ex.Table(**t) for t in d.get("tables", [])],
+            [ex.Anchor(**a) for a in anchors],
+        )
+        svg = next((out / f for f in res.figure_files if f.endswith(".svg")), None)
+        if svg is not None and svg.is_file():
+            text = svg.read_text(encoding="utf-8")
+            res.figure_svg = text[text.index("<svg") :] if "<svg" in text else None
+        return res
+
     def as_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
             "id": self.id,
             "claim": self.claim,
             "title": self.title,
             "question": self.question,
+            "sources": self.sources,
             "verdict": self.verdict if self.outcome else "failed",
             "evidence": self.outcome.evidence if self.outcome else {},
             "setup": self.setup,
@@ -169,20 +201,37 @@ def build(
     """Run the experiments (all, or ``claims``) and write the report into ``out``.
 
     Writes ``out/index.html`` (self-contained), ``out/results.json``,
-    ``out/figures/C*.svg|png`` and keeps every trial in ``out/results.db``.
+    ``out/figures/C*.svg|png`` and keeps every trial in ``out/results.db``. Returns the
+    claims run now.
+
+    ``out`` is the user's folder: the report is built in a temporary folder inside it
+    and moved into place file by file only when it is complete, so a run that fails or
+    is interrupted leaves the previous page as it was; a file is replaced by renaming,
+    never written through a symlink; with ``claims``, the claims of the previous
+    ``results.json`` that are not run now stay in the page; ``fresh`` removes only the
+    store actlab keeps there (``results.db`` and SQLite's files beside it).
     """
+    from .store import Store
     from .sweep import worker_pool
 
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"-o {out}: not a directory")
     out.mkdir(parents=True, exist_ok=True)
+    figures = out / "figures"
+    if figures.is_symlink() or (figures.exists() and not figures.is_dir()):
+        raise ValueError(f"{figures} is not a plain directory: actlab does not write through it")
     store = out / "results.db"
     if fresh:
-        for p in out.glob("results.db*"):
-            p.unlink()
+        for suffix in _STORE_FILES:
+            (out / f"results.db{suffix}").unlink(missing_ok=True)
+    Store(store).close()  # a damaged store is said now, before any page is replaced
     exps = [ex.get(c) for c in claims] if claims else ex.all_experiments()
+    kept = _kept_claims(out, {e.id for e in exps}) if claims else []
     say = log or (lambda _line: None)
     t0 = time.perf_counter()
     results = []
+    work = Path(tempfile.mkdtemp(prefix=".actlab-report-", dir=out))
     pool = worker_pool(workers) if backend == "local" else None
     try:
         ctx = ex.Context(
@@ -197,19 +246,46 @@ def build(
         )
         for e in exps:
             say(f"{e.id} {e.title} ...")
-            r = run_claim(e, ctx, out)
+            r = run_claim(e, ctx, work)
             if profile != "full":
                 compare_with_full(r, full_verdicts())
             results.append(r)
             verdict = r.verdict or "FAILED: " + (r.error or "").strip().splitlines()[-1]
             say(f"{e.id} {verdict} ({r.seconds:.1f} s)")
+        total = time.perf_counter() - t0
+        command = command or f"actlab report -o {out} --profile {profile}"
+        order = {e.id: i for i, e in enumerate(ex.all_experiments())}
+        page = sorted([*kept, *results], key=lambda r: order.get(r.id, len(order)))
+        render(page, work, profile=profile, command=command, seconds=total)
+        _move_into_place(work, out)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    total = time.perf_counter() - t0
-    command = command or f"actlab report -o {out} --profile {profile}"
-    render(results, out, profile=profile, command=command, seconds=total)
+        shutil.rmtree(work, ignore_errors=True)
     return results
+
+
+#: The files SQLite and the sweep lock keep beside ``results.db``: what ``fresh`` removes.
+_STORE_FILES = ("", "-wal", "-shm", "-journal", ".lock")
+
+
+def _kept_claims(out: Path, now: set[str]) -> list[ClaimResult]:
+    """The claims of the previous report in ``out`` that are not run now."""
+    try:
+        doc = json.loads((out / "results.json").read_text(encoding="utf-8"))
+        return [ClaimResult.from_dict(d, out) for d in doc["claims"] if d["id"] not in now]
+    except (OSError, ValueError, KeyError, TypeError):  # none, or not one actlab wrote
+        return []
+
+
+def _move_into_place(work: Path, out: Path) -> None:
+    """Rename the finished report's files from ``work`` into ``out``: the figures first,
+    index.html last. A rename replaces a symlink itself, never the file it points to."""
+    (out / "figures").mkdir(exist_ok=True)
+    for f in sorted((work / "figures").glob("*")) if (work / "figures").is_dir() else []:
+        os.replace(f, out / "figures" / f.name)
+    for name in ("results.json", "index.html"):
+        os.replace(work / name, out / name)
 
 
 def _context(profile: str, command: str, seconds: float) -> dict[str, Any]:

@@ -242,8 +242,10 @@ def test_spec_values_reach_the_module() -> None:
     assert actlab.spec("elu(alpha=1)") == "elu"
     assert actlab.spec("leaky_relu(negative_slope=0.01)") == "leaky_relu"
     assert actlab.spec("LeakyReLU(negative_slope=0.2)") == "leaky_relu(negative_slope=0.2)"
-    # keyword arguments override the spec's
-    assert actlab.create("elu(alpha=0.5)", alpha=0.25).alpha == 0.25
+    # keyword arguments add to the spec's; one that contradicts it is an error
+    assert actlab.create("elu(alpha=0.5)", inplace=True).inplace is True
+    with pytest.raises(InvalidParameterError, match=r"got alpha=0\.25 as well"):
+        actlab.create("elu(alpha=0.5)", alpha=0.25)
 
 
 @pytest.mark.parametrize(
@@ -771,3 +773,30 @@ def test_resolve_remembers_checked_values_without_confusing_them() -> None:
         elu.resolve({"alpha": math.nan})
     with pytest.raises(InvalidParameterError, match="unexpected parameter"):
         elu.resolve({"beta": 1.0})
+
+
+# --------------------------------------------------------------------------------------
+# edges of specs and parameters: each a clear error, never a silent meaning
+def test_spec_and_parameter_edges() -> None:
+    import torch
+
+    with pytest.raises(InvalidParameterError, match=r"'inplace' parameter of ReLU must be True"):
+        actlab.create("relu(inplace='False')")  # bool('False') would be True
+    with pytest.raises(InvalidParameterError, match="must be a Python number, not a tensor"):
+        actlab.create("leaky_relu", negative_slope=torch.tensor(-1.0))
+    with pytest.raises(InvalidParameterError, match=r"learnable=True makes it a learned"):
+        actlab.create("swish", beta=torch.tensor(2.0))
+    with pytest.raises(actlab.UnknownActivationError, match="Linear is not an activation module"):
+        actlab.spec(torch.nn.Linear(2, 2))  # 'linear' is identity's alias, Linear no activation
+    assert actlab.spec(torch.nn.Identity()) == "identity"
+    with pytest.raises(InvalidParameterError, match=r"got alpha=2\.0 as well"):
+        actlab.create("elu(alpha=0.5)", alpha=2.0)
+    assert actlab.spec(actlab.create("elu(alpha=0.5)", alpha=0.5)) == "elu(alpha=0.5)"
+    with pytest.raises(InvalidParameterError, match="a built module keeps its own"):
+        actlab.create(torch.nn.ReLU(), inplace=True)
+    with pytest.raises(InvalidParameterError, match=r"softmax works along dim=-1.*\(\) \(0-d\)"):
+        actlab.functional.softmax(torch.tensor(1.0))
+    with pytest.raises(IndexError, match=r"glu works along dim=2: out of range.*\(4,\)"):
+        actlab.get("glu").forward(np.ones(4), dim=2)
+    with pytest.raises(InvalidParameterError, match="at most 1000 characters; this one has 100012"):
+        actlab.create("elu(alpha=" + "-" * 100_000 + "1)")

@@ -38,6 +38,11 @@ Kind = Literal["elementwise", "vector"]
 Smoothness = Literal["discontinuous", "C0", "C1", "Cinf"]
 
 
+class DimensionError(InvalidParameterError, IndexError):
+    """A vector activation's ``dim`` that the input does not have: an
+    :class:`InvalidParameterError` and, as NumPy and PyTorch say it, an ``IndexError``."""
+
+
 class UnknownActivationError(KeyError, ValueError):
     """No activation has this name. Both a ``KeyError`` and a ``ValueError``."""
 
@@ -303,6 +308,13 @@ class Activation:
 
     def _eval(self, fn: Callable[..., Any], x: Any, params: dict[str, Any]) -> Any:
         x = as_array(x)
+        if self.kind == "vector":
+            dim = params.get("dim", -1)
+            if (isinstance(dim, int) and not -x.ndim <= dim < max(x.ndim, 1)) or x.ndim == 0:
+                raise DimensionError(
+                    f"{self.name} works along dim={dim}: out of range for an input of shape "
+                    f"{tuple(x.shape)} ({x.ndim}-d)"
+                )
         xp = namespace(x)
         cd = compute_dtype(xp, x.dtype, exact=self.exact)
         # where() evaluates both branches, and rounding to float32 may overflow to inf

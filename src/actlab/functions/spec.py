@@ -18,6 +18,10 @@ from ._validation import InvalidParameterError
 __all__ = ["format_spec", "parse_spec"]
 
 
+#: The longest spec string accepted (the longest real one is a few dozen characters).
+MAX_SPEC_LENGTH = 1000
+
+
 def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
     """Split a spec string into a name and literal keyword arguments.
 
@@ -31,6 +35,11 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
     """
     if not isinstance(spec, str) or not spec.strip():
         raise InvalidParameterError(f"an activation spec must be a non-empty string; got {spec!r}")
+    if len(spec) > MAX_SPEC_LENGTH:  # Python's parser runs out of memory on deep nesting
+        raise InvalidParameterError(
+            f"an activation spec is at most {MAX_SPEC_LENGTH} characters; this one has "
+            f"{len(spec)} ({spec[:40]!r}...)"
+        )
     text = spec.strip()
     # The name is whatever precedes "(", so spellings that are not Python identifiers
     # ("leaky-relu", "hard sigmoid") work as in get(); the arguments are parsed as a call.

@@ -60,6 +60,20 @@ class ActivationModule(nn.Module):
             if n in kwargs:
                 raise TypeError(f"{type(self).__name__} got multiple values for {n!r}")
             kwargs[n] = v
+        for flag, value in (("inplace", inplace), ("learnable", learnable)):
+            if not isinstance(value, bool):  # bool("False") is True: no truthiness here
+                raise InvalidParameterError(
+                    f"The {flag!r} parameter of {type(self).__name__} must be True or False. "
+                    f"Got {value!r} instead."
+                )
+        for n, v in kwargs.items():
+            if isinstance(v, torch.Tensor):  # its spec could not be written or read back
+                hint = " (learnable=True makes it a learned parameter)" if n in [
+                    p.name for p in act.params if p.learnable == "optional"] else ""  # fmt: skip
+                raise InvalidParameterError(
+                    f"The {n!r} parameter of {type(self).__name__} must be a Python number, "
+                    f"not a tensor{hint}."
+                )
         if inplace and not act.inplace:
             raise InvalidParameterError(f"{type(self).__name__} has no in-place form")
         optional = [p.name for p in act.params if p.learnable == "optional"]
@@ -243,8 +257,8 @@ def create(spec: str | Activation | type[nn.Module] | nn.Module, /, **kwargs: An
     """Build an activation module from a spec string, a name, a class or a module.
 
     A string is ``NAME`` or ``NAME(key=value, ...)`` with any alias as the name;
-    keyword arguments override the spec's. A module class is instantiated with
-    ``kwargs``; a module instance is returned as it is.
+    keyword arguments add to the spec's (one that contradicts it is an error). A module
+    class is instantiated with ``kwargs``; a module instance is returned as it is.
 
     Example:
         >>> import actlab
@@ -254,12 +268,23 @@ def create(spec: str | Activation | type[nn.Module] | nn.Module, /, **kwargs: An
         Mish()
     """
     if isinstance(spec, nn.Module):
+        if kwargs:
+            raise InvalidParameterError(
+                f"create() got a module ({spec!r}) and parameters {sorted(kwargs)}: a built "
+                "module keeps its own; pass a spec string or a class to set them"
+            )
         return spec
     if isinstance(spec, type) and issubclass(spec, nn.Module):
         return spec(**kwargs)
     if isinstance(spec, Activation):
         return module_class(spec)(**kwargs)
     name, parsed = parse_spec(spec)
+    clash = sorted(k for k in parsed.keys() & kwargs.keys() if parsed[k] != kwargs[k])
+    if clash:
+        raise InvalidParameterError(
+            f"create({spec!r}) got {', '.join(f'{k}={kwargs[k]!r}' for k in clash)} as well: "
+            "give each parameter once, in the spec or as a keyword"
+        )
     return module_class(name)(**{**parsed, **kwargs})
 
 
@@ -290,7 +315,14 @@ def _torch_spec(m: nn.Module) -> str:
             {"num_parameters": m.num_parameters, "init": getattr(m, "init", 0.25)},
             {"num_parameters": 1, "init": 0.25},
         )
-    act = twins.entry_of(m) or functions.get(cls)  # nn.Identity: by its class name
+    act = twins.entry_of(m)
+    if act is None:  # nn.Identity and the like: a catalogue class of the same name
+        act = functions.get(cls)
+        if act.class_name != cls:  # "Linear" is identity's alias, not its class
+            raise functions.UnknownActivationError(
+                f"spec(): {cls} is not an activation module (the name {cls!r} is an alias "
+                f"of {act.name!r}, whose module is {act.class_name})"
+            )
     kw = twins.module_kwargs(m, act)
     if getattr(m, "inplace", False):
         kw["inplace"] = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -301,6 +302,43 @@ def test_worker_processes_keep_freed_memory() -> None:
     assert out.returncode == 0, out.stderr
     want = "True" if platform.libc_ver()[0] == "glibc" else out.stdout.strip()
     assert out.stdout.strip() == want
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for a parent that does not reap it counts as gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to watch the workers")
+def test_workers_end_when_their_driver_is_killed(tmp_path: Path) -> None:
+    code = (
+        "import sys, time\n"
+        "from actlab.lab.sweep import worker_pool\n"
+        "pool = worker_pool(2)\n"
+        "list(pool.map(time.sleep, [2.0, 2.0]))  # both workers started and set up\n"
+        "futs = [pool.submit(time.sleep, 120) for _ in range(2)]\n"
+        "print(*pool._processes, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    driver = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        pids = [int(p) for p in driver.stdout.readline().split()]
+        assert len(pids) == 2 and all(_alive(p) for p in pids)
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(timeout=10)
+        deadline = time.monotonic() + 5.0
+        while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [p for p in pids if _alive(p)], "workers outlived their driver by 5 s"
+    finally:
+        driver.kill()
+        for p in pids if "pids" in dir() else []:
+            with contextlib.suppress(OSError):
+                os.kill(p, signal.SIGKILL)
 
 
 def test_costliest_chunks_start_first(monkeypatch) -> None:

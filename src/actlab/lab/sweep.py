@@ -368,14 +368,48 @@ def keep_freed_memory() -> bool:
     return bool(mallopt(m_mmap_threshold, 32 << 20) and mallopt(m_trim_threshold, 256 << 20))
 
 
+#: How often a worker looks whether the process that started it is still there.
+PARENT_POLL_S = 0.5
+
+
+def _worker_init(parent: int) -> None:
+    """Set up one of actlab's worker processes: reuse freed memory, and end when the
+    driver that started it is gone.
+
+    A driver killed with SIGKILL cannot stop its pool, and its workers would go on
+    training for nobody (and keep multiprocessing's resource tracker alive through the
+    pipe they inherited). A daemon thread watches the parent pid instead: once the
+    worker has been handed to another parent, it exits at once. (PR_SET_PDEATHSIG would
+    fire when the thread that spawned the worker ends, which in a pool is not the
+    driver's death.)
+    """
+    import threading
+
+    keep_freed_memory()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="actlab-parent-watch", daemon=True).start()
+
+
 def worker_pool(workers: int | None = None) -> Executor:
-    """A pool of spawned worker processes for :func:`run`'s ``executor`` (close it when done)."""
+    """A pool of spawned worker processes for :func:`run`'s ``executor`` (close it when done).
+
+    Each worker ends by itself within about a second when the process that made the
+    pool dies, however it dies.
+    """
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
     n = max(1, workers or os.cpu_count() or 1)
     return ProcessPoolExecutor(
-        max_workers=n, mp_context=mp.get_context("spawn"), initializer=keep_freed_memory
+        max_workers=n,
+        mp_context=mp.get_context("spawn"),
+        initializer=_worker_init,
+        initargs=(os.getpid(),),
     )
 
 

@@ -675,3 +675,30 @@ def test_half_dtypes(name: str, dtype: torch.dtype) -> None:
     (g,) = torch.autograd.grad(m(xg).float().sum(), xg)
     assert g.dtype == dtype
     assert torch.isfinite(g).all()
+
+
+def test_functional_takes_pytorchs_positional_parameters_and_inplace_names() -> None:
+    """leaky_relu(x, 0.2), elu(x, 0.5, True) and elu_(x) as in torch.nn.functional."""
+    import inspect
+
+    x = torch.tensor([-2.0, -0.5, 0.0, 3.0])
+    for ours, theirs in [
+        (AF.leaky_relu(x, 0.2), F.leaky_relu(x, 0.2)),
+        (AF.hard_tanh(x, -1.0, 2.0), F.hardtanh(x, -1.0, 2.0)),
+        (AF.threshold(x, 0.5, -1.0), F.threshold(x, 0.5, -1.0)),
+        (AF.softplus(x, 2.0, 10.0), F.softplus(x, 2.0, 10.0)),
+        (AF.softmax(x[None], 0), torch.softmax(x[None], 0)),
+    ]:
+        torch.testing.assert_close(ours, theirs, rtol=2e-6, atol=0)
+    y = x.clone()
+    assert AF.elu(y, 0.5, True) is y and AF.elu_(x.clone(), 0.5).equal(y)
+    z = x.clone()
+    assert AF.relu_(z) is z and torch.equal(z, torch.relu(x))
+    sig = inspect.signature(AF.elu)
+    assert list(sig.parameters) == ["x", "alpha", "inplace"]
+    assert list(inspect.signature(AF.mish_).parameters) == ["x"]
+    assert not hasattr(AF, "gelu_") and not hasattr(AF, "tanh_shrink_")  # no in-place form
+    with pytest.raises(TypeError, match=r"at most 2 positional arguments after x"):
+        AF.leaky_relu(x, 0.2, False, 1.0)
+    with pytest.raises(TypeError, match="multiple values for 'negative_slope'"):
+        AF.leaky_relu(x, 0.2, negative_slope=0.3)

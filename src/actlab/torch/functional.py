@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -157,17 +158,46 @@ def rrelu(
     )
 
 
-def _make(name: str) -> Callable[..., torch.Tensor]:
+def _make(name: str, *, always_inplace: bool = False) -> Callable[..., torch.Tensor]:
+    """``name(x, *params, inplace=False, **params)``: the parameters positional in the
+    catalogue's order, which is PyTorch's (``leaky_relu(x, 0.2)`` as in torch), then
+    ``inplace`` where the entry has an in-place form. ``always_inplace``: the ``name_``
+    form (``elu_``), in place always, as torch's."""
     act = functions.get(name)
+    names = [p.name for p in act.params]
+    order = names + (["inplace"] if act.inplace and not always_inplace else [])
+    label = name + ("_" if always_inplace else "")
+
+    def f(x: torch.Tensor, /, *args: Any, inplace: bool = False, **params: Any) -> torch.Tensor:
+        if args:
+            if len(args) > len(order):
+                raise TypeError(
+                    f"{label}() takes at most {len(order)} positional arguments after x "
+                    f"({', '.join(order) or 'none'}); got {len(args)}"
+                )
+            for k, v in zip(order, args):
+                if k in params or (k == "inplace" and inplace):
+                    raise TypeError(f"{label}() got multiple values for {k!r}")
+                if k == "inplace":
+                    inplace = v
+                else:
+                    params[k] = v
+        return apply(act, x, inplace=inplace or always_inplace, **params)
+
+    P = inspect.Parameter
+    shown = [P("x", P.POSITIONAL_ONLY)]
+    shown += [P(p.name, P.POSITIONAL_OR_KEYWORD, default=p.default) for p in act.params]
+    if not always_inplace:
+        kind = P.POSITIONAL_OR_KEYWORD if "inplace" in order else P.KEYWORD_ONLY
+        shown.append(P("inplace", kind, default=False))
+    f.__signature__ = inspect.Signature(shown)  # type: ignore[attr-defined]
+    f.__name__ = f.__qualname__ = label
     sig = ", ".join(f"{p.name}={p.default!r}" for p in act.params)
-
-    def f(x: torch.Tensor, /, *, inplace: bool = False, **params: Any) -> torch.Tensor:
-        return apply(act, x, inplace=inplace, **params)
-
-    f.__name__ = f.__qualname__ = name
+    tail = "" if always_inplace else "inplace=False"
     f.__doc__ = (
-        f"{name}(x, {sig + ', ' if sig else ''}inplace=False) -> Tensor\n\n"
-        f"{act.summary}\n\n    {act.formula}\n\n"
+        f"{label}(x, {', '.join(s for s in (sig, tail) if s)}) -> Tensor\n\n"
+        + ("In place: the result is written into x. " if always_inplace else "")
+        + f"{act.summary}\n\n    {act.formula}\n\n"
         f"See :func:`actlab.get('{name}')` for parameters, derivative and properties."
     )
     return f
@@ -177,16 +207,22 @@ for _name in functions.names():
     if _name not in globals():
         globals()[_name] = _make(_name)
         __all__.append(_name)
+    if functions.get(_name).inplace and _name + "_" not in globals():
+        globals()[_name + "_"] = _make(_name, always_inplace=True)  # torch's elu_, relu_ ...
+        __all__.append(_name + "_")
 del _name
 
 
 def __getattr__(name: str) -> Callable[..., torch.Tensor]:
     """Activations registered after import are reachable here too."""
+    in_place = name.endswith("_") and not name.startswith("_")
     try:
-        act = functions.get(name)
+        act = functions.get(name[:-1] if in_place else name)
     except KeyError:
         raise AttributeError(f"module 'actlab.functional' has no attribute {name!r}") from None
-    return _make(act.name)
+    if in_place and not act.inplace:  # lookup ignores "_": gelu_ must not be plain gelu
+        raise AttributeError(f"{act.name} has no in-place form, so no {name!r}")
+    return _make(act.name, always_inplace=in_place)
 
 
 def autodiff_derivative(act: Activation, x: Any, params: dict[str, Any]) -> Any:

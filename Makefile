@@ -18,7 +18,7 @@ report: $(STAMP)
 
 ## The test suite (what CI runs): lint, then the tests not marked slow.
 test: $(STAMP) chromium
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks tools
 	$(PY) -m pytest -q -m "not slow" src tests
 
 ## The report's browser test needs Debian's chromium: install it where it is missing.
@@ -43,15 +43,15 @@ catalogue: $(STAMP)
 
 ## Regenerate docs/numerics.md.
 audit: $(STAMP)
-	$(PY) benchmarks/numerics_audit.py --markdown docs/numerics.md
+	$(PY) tools/numerics_audit.py --markdown docs/numerics.md
 
 ## Regenerate every generated document: numerics, properties (with costs) and the gallery.
 docs: audit
-	$(PY) benchmarks/properties_table.py -o docs/properties.md --cost
+	$(PY) tools/properties_table.py -o docs/properties.md --cost
 	$(VENV)/bin/actlab plot --all -o docs/gallery
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks tools
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache report

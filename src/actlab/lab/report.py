@@ -9,7 +9,7 @@ result is lost to one bad claim.
 The ``quick`` profile trains shorter and on fewer seeds than ``full``, and a
 verdict can change with them. The verdicts of the last ``full`` run are kept with
 the package (``full_verdicts.json``, written by
-``benchmarks/record_full_verdicts.py`` from a full report's ``results.json``, with
+``tools/record_full_verdicts.py`` from a full report's ``results.json``, with
 its date, commit and machine); every other profile's verdict is set beside it and
 marked provisional where the two differ.
 

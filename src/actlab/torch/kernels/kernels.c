@@ -1,32 +1,69 @@
-/* actlab's compiled CPU kernels: every elementwise activation, forward and backward,
- * in one pass over memory.
+/* actlab's compiled CPU kernels: every elementwise activation of the catalogue, forward and
+ * backward, each one pass over memory; PReLU's and RReLU's tensor-slope loops; and two
+ * helpers of the lab's batched trainer.
  *
- * Each kernel reads float32 (or bfloat16 / float16) elements, computes in double in
- * registers and rounds once when it stores, so a result is the exact value rounded
- * twice at most (double, then the storage type): within 0.5 ULP plus 2^-29 ULP of
- * float32. Pure selections (relu, relu6 and the 0-or-1 derivatives) are exact in
- * float32 and run there. The formulas are those of the catalogue (the modules in src/actlab/functions),
- * transcribed one to one; the test suite checks both against the mpmath reference
- * (tests/test_fast_paths.py) and the numerics audit runs through them.
+ * What is transcribed. The element functions computed in double (NAME_f, NAME_d, NAME_fd)
+ * are the catalogue's formulas (src/actlab/functions: sigmoidal.py, rectifiers.py, gated.py,
+ * shrink.py): the same closed forms, branches, clamps, limits at +/-inf and NaN rules,
+ * mostly term for term. Where a definition departs from the catalogue's arithmetic, the
+ * comment at it says how: mish and mish' from one exponential, the swish family (swish,
+ * silu, quick_gelu) from one exponential and one division, gelu's corrections (gelu_from),
+ * the float32-arithmetic forms below. The tests hold every kernel to the mpmath reference,
+ * not to the catalogue's code.
  *
- * Built on first use by actlab/torch/kernels/__init__.py with the system C compiler
- * (-O3 -march=native: the cache is keyed by machine), loaded with ctypes. Nothing
- * here calls into Python or torch. exp, expm1, log1p and tanh are written out below
- * so that gcc vectorizes every loop (branch-free code, selects instead of branches);
- * erfc comes from glibc's libmvec where it exists (its vector variant, found through
- * the simd attribute), else from libm one lane at a time.
+ * What is the file's own numerics.
+ *  - exp_, expm1_, log1p01 and tanh_ (double): written here rather than taken from libm so
+ *    that gcc vectorizes every loop (branch-free code, selects instead of branches). A
+ *    Cody-Waite reduction x = k ln2 + r (reduce_ln2: ln2 split as LN2_HI + LN2_LO, fdlibm's
+ *    split), then plain series with their exact coefficients: Taylor's 1/k! for e^r - 1
+ *    (INV_FACT), the atanh series 1/(2k+1) for log; tanh from expm1. erfc alone comes from
+ *    glibc: libmvec's vector variant where it exists (found through the simd attribute),
+ *    else libm one lane at a time.
+ *  - gelu' near its zero x0 = -0.7518 (gelu_from): its Taylor series in s = x - x0, with x0
+ *    a double pair (GELU_D0_HI + GELU_D0_LO) and six coefficients from mpmath; near 0, Phi
+ *    moved by 2^-40 to break ties as the exact value does.
+ *  - Phi for gelu's float32 exports (gelu_short_fd): a rational function R of degree (6, 7),
+ *    Phi(-u) = e^(-u^2/2) R(u) (GELU_RP, GELU_RQ), in place of erfc; the arithmetic stays
+ *    double.
+ *  - the float32-arithmetic loops (section "float32 arithmetic"): expf_, expm1_pair,
+ *    tanhf_ and a log1p in fdlibm's form, on a three-part Cody-Waite reduction (LN2_C1, C2,
+ *    C3) and Taylor series in float, with double-float pairs (FMA products, Fast2Sum,
+ *    TwoSum) and corrected quotients where a rounding would otherwise dominate.
+ * Where the computed constants come from: tools/fit_kernel_constants.py recomputes from mpmath
+ * x0 and the Taylor coefficients of gelu' at it (to within an ULP of double), fits R by
+ * Remez's algorithm on [0, 15] and measures the file's R against mpmath, and checks the
+ * known constants (ln2's splits, sqrt(2/pi), SELU's alpha and scale, tanh_shrink's series);
+ * `--check` exits 1 where the file's are off. Every other coefficient is a Taylor or atanh
+ * series term written as its exact fraction.
+ *
+ * Accuracy, and how it is checked. A double kernel reads float32 (or bfloat16 / float16)
+ * elements, computes in double in registers and rounds once when it stores, so a result is
+ * the exact value rounded twice at most (double, then the storage type): within 0.5 ULP plus
+ * 2^-29 ULP of float32. Pure selections (relu, relu6, and the 0-or-1 derivatives of relu,
+ * relu6 and hard_shrink) are exact in float32 and run there. The float32-arithmetic kernels
+ * (NAME_fwd32_T, NAME_bwd32_T) are not correctly rounded; they stay within the catalogue's
+ * bounds (2 ULP forward, 4 ULP derivative). tests/test_fast_paths.py runs every variant of
+ * every entry (double, float32-arithmetic, fused) against the mpmath reference on the audit
+ * grid, random and edge inputs, in the three storage types; benchmarks/exhaustive_f32.py runs
+ * every float32-arithmetic kernel over all 2^32 float32 inputs against the double kernel
+ * (and against mpmath where few inputs differ), recorded in docs/benchmarks.md.
+ *
+ * This file is the one list of kernels. actlab/torch/kernels/__init__.py builds it on first
+ * use with the system C compiler (-O3, -march=native where that builds: the cache is keyed
+ * by machine), loads it with ctypes, and reads kernels.NAMES, FLOAT32 and FUSED off the
+ * built library's exports (the catalogue entries with NAME_fwd_f32; with NAME_fwd32_f32 or
+ * NAME_bwd32_f32; with NAME_fwdd_f32). Nothing here calls into Python or torch.
  *
  * Exported functions, for NAME in the catalogue and T in f32, bf16, f16 (as uint16):
  *   void NAME_fwd_T(const T *x, T *y, int64_t n, double a, double b, int threads)
  *   void NAME_bwd_T(const T *s, const T *g, T *gx, int64_t n, double a, double b, int threads)
  * a and b carry the activation's numeric parameters; s is what the forward saved
  * (the input, or the output for the entries whose derivative is a function of it).
- * For a few entries (FLOAT32 in __init__.py) NAME_fwd32_T and NAME_bwd32_T compute the
- * same in float32 arithmetic: faster, within the bounds, not correctly rounded (see the
- * section "float32 arithmetic" below; gelu's are in double with a shorter Phi, see
- * gelu_short_fd). Where y is x (an in-place call) the loops still compute f(x): each reads
- * an element before it writes it, and no element that another iteration writes. For the
- * entries of FUSED,
+ * For the entries of FLOAT32, NAME_fwd32_T and NAME_bwd32_T compute the same in float32
+ * arithmetic: within the bounds, not correctly rounded (see the section "float32
+ * arithmetic" below; gelu's are in double with the shorter Phi, see gelu_short_fd). Where y
+ * is x (an in-place call) the loops still compute f(x): each reads an element before it
+ * writes it, and no element that another iteration writes. For the entries of FUSED,
  *   void NAME_fwdd_T(const T *x, T *y, T *d, int64_t n, double a, double b, int threads)
  * stores f and f' together, for training steps that keep the derivative. Two more serve
  * the lab's batched trainer: count_nonzero_rows_f32 (dead units) and softmax_xent_f32 (the
@@ -197,8 +234,8 @@ F(exponential) { UNUSED; return exp_(x); }
 D(exponential) { UNUSED; return x; } /* from the output: (e^x)' = e^x */
 
 /* relu and relu6 are selections, and their derivatives 0 or 1 (or NaN): exact in the
- * storage type's own float32, and four times cheaper there than in double (see FLOAT
- * below); they read the output in backward. */
+ * storage type's own float32, and cheaper there than in double (twice the lanes per vector,
+ * no conversion to double; see FLOAT below); they read the output in backward. */
 INLINE float relu_ff(float x, double a, double b) { UNUSED; return x < 0.0f ? 0.0f : x; }
 INLINE float relu_df(float y, double a, double b) { UNUSED; return y != y ? y : (y > 0.0f ? 1.0f : 0.0f); }
 INLINE float relu6_ff(float x, double a, double b) { UNUSED; return x < 0.0f ? 0.0f : (x > 6.0f ? 6.0f : x); }
@@ -245,8 +282,8 @@ INLINE double phi_cdf(double x) { return 0.5 * erfc(-x * SQRT_HALF); }
  * then breaks as the exact value's does (ties to even got half of them wrong). Near the
  * zero x0 of gelu' (-0.7518), Phi + x phi cancels (erfc's last-bit error became 0.58 ULP
  * of float32 there): within 2^-10 of x0, f' is its Taylor series in s = x - x0
- * (coefficients from mpmath; s exact to 2^-53 relative, x0 a double pair; the series'
- * error there is below 1e-20 of f'). */
+ * (coefficients from mpmath, recomputed by tools/fit_kernel_constants.py; s exact to 2^-53
+ * relative, x0 a double pair; the series' error there is below 1e-20 of f'). */
 static const double GELU_D0_HI = -0.7517915246935645, GELU_D0_LO = 1.4956759177009883e-17;
 /* x Phi and Phi + x phi from Phi and phi, with the two corrections above */
 INLINE double gelu_from(double x, double cdf, double pdf, double *d) {
@@ -270,10 +307,11 @@ INLINE double gelu_fd(double x, double a, double b, double *d) {
 }
 /* The same from a shorter Phi, for the float32 exports (gelu_fwd32, gelu_bwd32): Phi(-u) =
  * e^(-u^2/2) R(u) for u = |x|, R a rational function of degree (6, 7) fitted to mpmath on
- * [0, 15] (relative error 1.6e-12; every coefficient positive, so Horner's scheme does not
- * cancel), e^(-u^2/2) by exp_short, which also gives phi. u^2 is exact in double for a
- * float u. Beyond u = 15 the tail is 0 (15 phi(15) is below half the least subnormal
- * float). One exponential and one division instead of glibc's erfc and an exponential:
+ * [0, 15] (relative error 1.6e-12, measured by tools/fit_kernel_constants.py, whose Remez
+ * fit reaches 1.2e-12; every coefficient positive, so Horner's scheme does not cancel; Q's
+ * constant term 1), e^(-u^2/2) by exp_short, which also gives phi. u^2 is exact in double
+ * for a float u. Beyond u = 15 the tail is 0 (15 phi(15) is below half the least
+ * subnormal float). One exponential and one division instead of glibc's erfc and an exponential:
  * within 2^-39 of the double kernel's Phi, so results differ from it only within about
  * 2^-15 ULP of a midpoint between floats. */
 static const double GELU_RP[7] = {1.765059931709065e-04, 2.932249570144765e-03,
@@ -380,15 +418,18 @@ F(tanh_shrink) {
 D(tanh_shrink) { UNUSED; double t = tanh_(x); return t * t; }
 
 /* ---- float32 arithmetic (the "compiled32" variant) ----------------------------------
- * Eight lanes per AVX2 vector instead of four and a shorter polynomial: 1.3 to 2.2 times as
- * fast as the double kernels above (docs/benchmarks.md), where float32 arithmetic stays
- * within the catalogue's bounds (2 ULP forward, 4 ULP derivative). Not correctly rounded:
+ * Eight lanes per AVX2 vector instead of four and shorter polynomials, for the entries where
+ * float32 arithmetic stays within the catalogue's bounds (2 ULP forward, 4 ULP derivative):
+ * faster than the double kernels above by a factor that depends on the kernel and the
+ * machine (measured in docs/benchmarks.md). Not correctly rounded:
  * the largest distance from the double kernels over all 2^32 float32 inputs is measured by
  * benchmarks/exhaustive_f32.py and recorded in docs/benchmarks.md; the rounding errors that
  * would otherwise dominate are removed where they arise (a quotient's remainder by FMA,
  * 1 + e by Fast2Sum, e^x carried as a pair hi + lo to about 2^-30). Derivatives with a
- * zero (silu', swish', quick_gelu', gelu', mish') have no such kernel: near the zero,
- * float32 arithmetic loses all relative accuracy. */
+ * zero (silu', swish', quick_gelu', mish') have no such kernel: near the zero, float32
+ * arithmetic loses all relative accuracy. gelu's float32 exports, gelu_fwd32 and gelu_bwd32,
+ * are not float32 arithmetic: they compute in double with the shorter Phi (gelu_short_fd),
+ * and gelu' keeps its Taylor series at the zero (gelu_from). */
 INLINE float minf_(float x, float c) { return x > c ? c : x; }
 INLINE float maxf_(float x, float c) { return x < c ? c : x; }
 INLINE float clipf_(float x, float lo, float hi) { return maxf_(minf_(x, hi), lo); }
@@ -1177,7 +1218,7 @@ PRELU(f16_t, f16)
 /* How many of x[o, r, c] are nonzero over the rows r, per (o, c): x seen as (outer, rows,
  * cols) in memory order, a NaN counted as nonzero (x != 0), counts in int32. For the
  * trainer's dead-unit statistics: one pass over the activations, where torch takes four
- * (abs, clamp, ceil, sum) or a comparison into bool that runs at a fifth of their speed. */
+ * (abs, clamp, ceil, sum), or a comparison into a bool tensor and a sum over that. */
 EXPORT void count_nonzero_rows_f32(const float *restrict x, int32_t *restrict out, int64_t outer,
                                    int64_t rows, int64_t cols, int threads) {
     _Pragma("omp parallel for schedule(static) num_threads(threads) if(outer * rows * cols >= GRAIN)")
@@ -1202,7 +1243,7 @@ EXPORT void count_nonzero_rows_f32(const float *restrict x, int32_t *restrict ou
  * makes its row's loss and gradient NaN. The exponentials are expf_'s (float32, about
  * 0.5 ULP); a row is padded with zeros to ld lanes. ld = 16 (up to 16 classes, the
  * trainer's padding) is compiled apart: with a constant width the row stays in two
- * registers, 3x faster than the loops over a variable width. */
+ * registers and the loops unroll completely, which a variable width does not allow. */
 INLINE void xent_row(const float *restrict zr, int64_t label, int64_t ld, int64_t o,
                      float *restrict dr, float scale, double *row_loss, int64_t *right) {
     float m = -__builtin_inff();

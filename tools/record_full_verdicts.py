@@ -7,7 +7,7 @@ instead, sets each beside its own and marks its own provisional where they diffe
 whose experiments produced it:
 
     actlab report -o full-report --profile full
-    python benchmarks/record_full_verdicts.py full-report/results.json
+    python tools/record_full_verdicts.py full-report/results.json
 
 It writes ``src/actlab/lab/full_verdicts.json``: per claim the verdict and whether it
 was provisional, with the report's date, machine and command and the current commit.

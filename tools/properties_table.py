@@ -1,7 +1,7 @@
 """The computed properties of every activation: writes docs/properties.md.
 
 Usage:
-    python benchmarks/properties_table.py [-o docs/properties.md] [--cost] [--repeats 5]
+    python tools/properties_table.py [-o docs/properties.md] [--cost] [--repeats 5]
 
 The criteria table is exactly ``actlab props --format markdown``; this script adds the
 moments under N(0, s^2), the initialisation gain beside ``torch.nn.init.calculate_gain``
@@ -213,7 +213,7 @@ def build(cost: bool, repeats: int, n: int, threads: int | None = None) -> str:
     gains = gain_section(rows)
     elapsed = time.perf_counter() - t0
     cost_text, m = cost_section(rows, repeats, n, threads) if cost else ("", machine.describe())
-    command = "python benchmarks/properties_table.py -o docs/properties.md"
+    command = "python tools/properties_table.py -o docs/properties.md"
     if cost:
         command += f" --cost --repeats {repeats}" + (f" --threads {threads}" if threads else "")
     return f"""# Properties of every activation, computed

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from actlab.lab import trainer
+from actlab.lab.trainer import config, evaluate, optim, stacked
 
 BASE = dict(data="moons", hidden=[32, 32], activation="tanh", batch_size=100, lr=0.05)
 
@@ -46,10 +47,10 @@ def test_fused_adam_equals_plain_loop() -> None:
             assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-7), (key, a, b)
         assert a["grad_norms"] == pytest.approx(b["grad_norms"], rel=1e-4)
     lr = torch.tensor([0.1, 0.1])
-    assert trainer._BatchedOptimizer([torch.zeros(2, 3)], "adam", lr).fused is hasattr(
+    assert optim._BatchedOptimizer([torch.zeros(2, 3)], "adam", lr).fused is hasattr(
         torch, "_fused_adam_"
     )
-    assert not trainer._BatchedOptimizer([torch.zeros(2, 3)], "adam", lr * lr.new([1, 2])).fused
+    assert not optim._BatchedOptimizer([torch.zeros(2, 3)], "adam", lr * lr.new([1, 2])).fused
 
 
 def test_relu_mnist1d_one_epoch_matches_plain() -> None:
@@ -181,16 +182,16 @@ def test_bad_eval_noise_and_output_are_named() -> None:
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_nonzero_counts_match_a_direct_count_nan_included(kernel, dtype, monkeypatch):
     if not kernel:  # the torch fallback (no C compiler)
-        monkeypatch.setattr(trainer._kernels, "count_nonzero_function", lambda: None)
+        monkeypatch.setattr(evaluate._kernels, "count_nonzero_function", lambda: None)
     gen = torch.Generator().manual_seed(0)
     a = torch.relu(torch.randn(3, 50, 7, 2, generator=gen)).to(dtype)  # units of any shape
     a[1, :, 2] = 0.0  # a dead unit
     a[0, 0, 0] = -0.0
     a[0, 1, 3] = torch.finfo(dtype).tiny * torch.finfo(dtype).eps  # a subnormal is nonzero
     want = (a != 0).sum(1).flatten(1).double()
-    assert torch.equal(trainer._nonzero_counts(a), want)
+    assert torch.equal(evaluate._nonzero_counts(a), want)
     a[2, 5, 4] = float("nan")  # a NaN is nonzero, and the rest still counted exactly
-    assert torch.equal(trainer._nonzero_counts(a), (a != 0).sum(1).flatten(1).double())
+    assert torch.equal(evaluate._nonzero_counts(a), (a != 0).sum(1).flatten(1).double())
 
 
 def _ulp32(x: torch.Tensor) -> torch.Tensor:
@@ -215,7 +216,7 @@ def _logits(shape, o):
 def xent_path(request, monkeypatch):
     """Both softmax cross-entropy paths: the compiled kernel and the torch fallback."""
     if request.param == "torch":
-        monkeypatch.setattr(trainer._kernels, "softmax_xent_function", lambda: None)
+        monkeypatch.setattr(evaluate._kernels, "softmax_xent_function", lambda: None)
     return request.param
 
 
@@ -228,7 +229,7 @@ def test_softmax_cross_entropy_gradient(xent_path, ld):
     p = z[..., :o].double().softmax(-1)
     want = torch.zeros(z.shape, dtype=torch.float64)
     want[..., :o] = (p - F.one_hot(y, o)) / b
-    d = trainer._xent_grad(z, y, o)
+    d = evaluate._xent_grad(z, y, o)
     assert torch.equal(d[..., o:], torch.zeros_like(d[..., o:]))  # the padding
     assert torch.equal(d.isnan(), want.isnan()) and d[1, 0, :o].isnan().all()
     # float32's promise, in ULPs of what is computed. The softmax p = e^(z - m) / sum is
@@ -255,7 +256,7 @@ def test_softmax_cross_entropy_loss_and_hits(xent_path, ld):
     z = _logits((3, b, ld), o)
     y = torch.randint(0, o, (b,), generator=torch.Generator().manual_seed(3))
     y[0], y[1], y[4] = 0, 2, 4  # ties resolved to the first index; NaN the argmax
-    loss, hits = trainer._xent_eval(z, y, o)
+    loss, hits = evaluate._xent_eval(z, y, o)
     zz = z[..., :o].double()
     per = F.cross_entropy(zz.flatten(0, 1), y.repeat(3), reduction="none").view(3, b)
     torch.testing.assert_close(loss, per.sum(1), rtol=1e-6, atol=1e-5, equal_nan=True)
@@ -264,11 +265,11 @@ def test_softmax_cross_entropy_loss_and_hits(xent_path, ld):
 
 
 def test_labels_outside_the_outputs_are_named(monkeypatch) -> None:
-    ds, xtr, ytr, xte, yte = trainer._tensors(trainer.resolve(BASE))
+    ds, xtr, ytr, xte, yte = config._tensors(trainer.resolve(BASE))
     bad = ytr.clone()
     bad[3] = ds.n_outputs
-    key = next(k for k, v in trainer._DATA_CACHE.items() if v[0] is ds)
-    monkeypatch.setitem(trainer._DATA_CACHE, key, (ds, xtr, bad, xte, yte))
+    key = next(k for k, v in config._DATA_CACHE.items() if v[0] is ds)
+    monkeypatch.setitem(config._DATA_CACHE, key, (ds, xtr, bad, xte, yte))
     with pytest.raises(ValueError, match=r"class labels must lie in 0\.\.1"):
         trainer.train_group([{**BASE, "epochs": 1}])
 
@@ -291,8 +292,8 @@ def test_labels_outside_the_outputs_are_named(monkeypatch) -> None:
 )
 def test_written_out_gradients_equal_autograd(cfg: dict) -> None:
     cs = [trainer.resolve({**cfg, "seed": s}) for s in (0, 1, 2)]
-    ds, xtr, ytr, *_ = trainer._tensors(cs[0])
-    st = trainer._MLPStack([trainer._make_model(c, ds) for c in cs], cs[0])
+    ds, xtr, ytr, *_ = config._tensors(cs[0])
+    st = stacked._MLPStack([config._make_model(c, ds) for c in cs], cs[0])
     pl = st.manual_plan(xtr[:1])
     assert pl is not None
     xb, yb = xtr[:60].view(3, 20, *xtr.shape[1:]), ytr[:60].view(3, 20, *ytr.shape[1:])
@@ -327,6 +328,37 @@ def test_written_out_gradients_equal_autograd(cfg: dict) -> None:
 )
 def test_autograd_trains_what_is_not_written_out(cfg: dict) -> None:
     c = trainer.resolve({**BASE, **cfg})
-    ds, xtr, *_ = trainer._tensors(c)
-    st = trainer._MLPStack([trainer._make_model(c, ds)], c)
+    ds, xtr, *_ = config._tensors(c)
+    st = stacked._MLPStack([config._make_model(c, ds)], c)
     assert st.manual_plan(xtr[:1]) is None
+
+
+def test_one_evaluator_for_modules_and_stacks() -> None:
+    """The record of a module (its activations by hooks) and of the stacked MLP (its
+    batched pass): the same keys, and the same values to float rounding."""
+    c = trainer.resolve({**BASE, "activation": "relu", "eval_noise": 0.3, "hidden": [8, 8]})
+    ds, *tensors = config._tensors(c)
+    models = [config._make_model({**c, "seed": s}, ds) for s in (0, 1)]
+    rows = stacked._MLPStack(models, c).evaluate(c, ds, *tensors)
+    for model, row in zip(models, rows):
+        mine = evaluate._evaluate(model, c, ds, *tensors)
+        assert list(mine) == list(row)
+        assert mine["dead_units"] == row["dead_units"]
+        for key in ("train_loss", "test_acc", "noise_loss", "sparsity", "dead_fraction"):
+            assert mine[key] == pytest.approx(row[key], rel=1e-6), key
+
+
+def test_a_conv_channel_is_one_unit() -> None:
+    """Channels whose every position is zero for every training example are dead."""
+    c = trainer.resolve(dict(data="mnist1d", model="cnn", channels=[4, 8]))
+    ds, *tensors = config._tensors(c)
+    model = config._make_model(c, ds)
+    with torch.no_grad():
+        model.features[0].bias.fill_(-100.0)  # the first block: all zeros
+        model.features[3].bias.copy_(torch.tensor([-1.0, 1, -1, 1, 1, 1, 1, -1]))
+    row = evaluate._evaluate(model, c, ds, *tensors)
+    assert row["dead_units"] == [[0, 1, 2, 3], [0, 2, 7]]  # the second: its biases <= 0
+    assert row["dead_fraction"] == 7 / 12
+    n, length = tensors[0].shape  # positions: 40 in the first block, 20 after a pooling
+    zeros, count = n * length * 4 + n * length // 2 * 3, n * length * 4 + n * length // 2 * 8
+    assert row["sparsity"] == zeros / count

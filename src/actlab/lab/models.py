@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -28,7 +29,7 @@ from torch import nn
 from .. import create, functions
 from ..functions.spec import parse_spec
 
-__all__ = ["INITS", "MLP", "SmallCNN", "build", "init_weights"]
+__all__ = ["INITS", "MLP", "MLPLayer", "SmallCNN", "build", "init_weights", "run_layers"]
 
 INITS = ("he", "xavier", "lecun", "orthogonal", "torch")
 
@@ -115,16 +116,78 @@ class MLP(nn.Module):
         for layer in [*self.layers, self.out]:
             init_weights(layer, init, activation)
 
+    def layer_sequence(self) -> tuple[MLPLayer, ...]:
+        """The network as :func:`run_layers` runs it: the hidden layers, then the output layer.
+
+        Built from the modules each call, so a replaced activation (``model.acts[i] = ...``)
+        is the one that runs.
+
+        Example:
+            >>> net = MLP(4, [8, 8], 2, residual=True)
+            >>> [(layer.index, layer.hidden, layer.skip) for layer in net.layer_sequence()]
+            [(0, True, False), (1, True, True), (2, False, False)]
+        """
+        hidden = tuple(
+            MLPLayer(
+                index=i,
+                linear=linear,
+                norm=None if self.norms is None else self.norms[i],
+                act=act,
+                skip=self.residual and linear.in_features == linear.out_features,
+                hidden=True,
+            )
+            for i, (linear, act) in enumerate(zip(self.layers, self.acts))
+        )
+        out = MLPLayer(len(hidden), self.out, None, self.out_act, skip=False, hidden=False)
+        return (*hidden, out)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = x.flatten(1)
-        for i, (layer, act) in enumerate(zip(self.layers, self.acts)):
-            z = layer(h)
-            if self.norms is not None:
-                z = self.norms[i](z)
-            a = act(z)
-            h = h + a if self.residual and a.shape == h.shape else a
-        out = self.out(h)
-        return out if self.out_act is None else self.out_act(out)
+        return run_layers(self.layer_sequence(), x.flatten(1))[0]
+
+
+@dataclass(frozen=True)
+class MLPLayer:
+    """One layer of an :class:`MLP`: ``linear``, then ``norm`` and ``act`` where they are
+    not None; with ``skip`` the layer's input is added to that result (a residual
+    connection: ``residual=True`` and the layer keeps its width).
+
+    ``index`` counts the layers from 0 in the order they run, the output layer last;
+    ``hidden`` is False for the output layer, whose activation (if any) is not a hidden unit.
+    """
+
+    index: int
+    linear: nn.Linear
+    norm: nn.Module | None
+    act: nn.Module | None
+    skip: bool
+    hidden: bool
+
+
+def run_layers(
+    layers: Sequence[MLPLayer],
+    h: torch.Tensor,
+    linear: Callable[[MLPLayer, torch.Tensor], torch.Tensor] | None = None,
+    norm: Callable[[MLPLayer, torch.Tensor], torch.Tensor] | None = None,
+    act: Callable[[MLPLayer, torch.Tensor], torch.Tensor] | None = None,
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Run ``h`` through ``layers`` (an :meth:`MLP.layer_sequence`): the MLP's forward pass.
+
+    Each step is the layer's own module (``layer.linear(h)``, ...) unless ``linear``,
+    ``norm`` or ``act`` computes it instead, as ``f(layer, input)``: the batched trainer
+    runs the same sequence over stacked weights that way. Returns the output and the
+    hidden layers' activation outputs (before any skip connection adds to them).
+    """
+    hidden = []
+    for layer in layers:
+        z = layer.linear(h) if linear is None else linear(layer, h)
+        if layer.norm is not None:
+            z = layer.norm(z) if norm is None else norm(layer, z)
+        if layer.act is not None:
+            z = layer.act(z) if act is None else act(layer, z)
+        if layer.hidden:
+            hidden.append(z)
+        h = h + z if layer.skip else z
+    return h, hidden
 
 
 class SmallCNN(nn.Module):

@@ -103,18 +103,31 @@ def test_growing_the_grid_runs_only_the_new_trials(tmp_path: Path) -> None:
     assert (r.completed, r.skipped) == (2, 4)
 
 
-def test_a_failing_chunk_does_not_lose_the_others(tmp_path: Path) -> None:
+def _failing_on(monkeypatch, data: str) -> None:
+    """Training fails for the chunks on ``data`` (a cause the settings cannot foresee)."""
+    real = sweep.trainer.train_group
+
+    def train_group(chunk):
+        if chunk[0]["data"] == data:
+            raise RuntimeError(f"{data}: the disk went away")
+        return real(chunk)
+
+    monkeypatch.setattr(sweep.trainer, "train_group", train_group)
+
+
+def test_a_failing_chunk_does_not_lose_the_others(tmp_path: Path, monkeypatch) -> None:
     spec = {
         "name": "f",
         "fixed": {"hidden": [4], "epochs": 1},
-        "grid": {"data": ["moons", "npz"], "seed": [0]},
-    }  # npz without a path fails
+        "grid": {"data": ["moons", "wine"], "seed": [0]},
+    }
+    _failing_on(monkeypatch, "wine")
     r = sweep.run(spec, store=tmp_path / "f.db", workers=1)
     assert (r.completed, r.failed) == (1, 1)
-    assert "npz needs path" in r.errors[0]
+    assert "wine: the disk went away" in r.errors[0]
     with Store(tmp_path / "f.db") as db:
         assert db.counts("f")[TrialState.FAIL] == 1
-        assert "npz needs path" in db.trials("f", TrialState.FAIL)[0]["error"]
+        assert "the disk went away" in db.trials("f", TrialState.FAIL)[0]["error"]
 
 
 def test_parallel_workers_give_identical_numbers(tmp_path: Path) -> None:
@@ -366,25 +379,27 @@ def test_activation_cost_probe() -> None:
 
 
 # ------------------------------------------------------------------ failures, counts, locks
-def test_failed_trials_are_retried_only_when_asked(tmp_path: Path, capsys) -> None:
-    spec = {"name": "r", "fixed": {"hidden": [4], "epochs": 1, "data": "npz"},
-            "grid": {"seed": [0, 1]}}  # fmt: skip  (npz without a path: every trial fails)
+def test_failed_trials_are_retried_only_when_asked(tmp_path: Path, capsys, monkeypatch) -> None:
+    spec = {"name": "r", "fixed": {"hidden": [4], "epochs": 1, "data": "wine"},
+            "grid": {"seed": [0, 1]}}  # fmt: skip
     f = _toml(tmp_path / "r.toml", spec)
-    assert sweep.run(f, workers=1).failed == 2
-    assert main(["sweep", "run", str(f), "--workers", "1"]) == 0  # nothing re-runs by itself
+    with monkeypatch.context() as m:
+        _failing_on(m, "wine")
+        assert sweep.run(f, workers=1).failed == 2
+        assert main(["sweep", "run", str(f), "--workers", "1"]) == 0  # no re-run by itself
+        out = capsys.readouterr().out
+        assert "0 trials run" in out and "2 trials failed in an earlier run" in out
+        assert "--retry-failed" in out
+        r = sweep.run(f, workers=1, retry_failed=True)
+        assert (r.retried, r.failed) == (2, 2)  # re-queued and run again, failing again
+    # the cause is gone: a retry completes them
+    assert main(["sweep", "run", str(f), "--workers", "1", "--retry-failed"]) == 0
     out = capsys.readouterr().out
-    assert "0 trials run" in out and "2 trials failed in an earlier run" in out
-    assert "--retry-failed" in out
-    _toml(f, {**spec, "fixed": {**spec["fixed"], "data": "moons"}})  # the cause, fixed
-    # a changed config is a new trial; the old failures are now stale, not counted
+    assert "2 failed trials re-queued" in out and "2/2 done" in out
+    # a changed config is a new trial; the old ones are stale, not counted
+    _toml(f, {**spec, "fixed": {**spec["fixed"], "data": "moons"}})
     st = sweep.status(f)
-    assert (st["failed"], st["pending"], st["stale"]) == (0, 2, 2)
-    f2 = _toml(tmp_path / "r2.toml", spec)
-    sweep.run(f2, workers=1)
-    r = sweep.run(f2, workers=1, retry_failed=True)
-    assert (r.retried, r.failed) == (2, 2)  # re-queued and run again (still failing here)
-    assert main(["sweep", "run", str(f2), "--workers", "1", "--retry-failed"]) == 3
-    assert "2 failed trials re-queued" in capsys.readouterr().out
+    assert (st["done"], st["failed"], st["pending"], st["stale"]) == (0, 0, 2, 2)
 
 
 def test_status_counts_only_the_current_grid_and_reads_only(tmp_path: Path, capsys) -> None:

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import trainer
+from . import settings, trainer
 from .store import Store, TrialState, trial_key
 
 __all__ = [
@@ -97,30 +97,35 @@ class Sweep:
     @classmethod
     def load(cls, path: str | os.PathLike) -> Sweep:
         """Read a sweep TOML file."""
-        if sys.version_info >= (3, 11):
-            import tomllib
-        else:  # pragma: no cover
-            import tomli as tomllib
-        p = Path(path)
-        if not p.exists():
-            raise ValueError(f"{p}: no such sweep file")
-        try:
-            spec = tomllib.loads(p.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"{p}: not valid TOML ({exc})") from exc
-        return cls.from_dict(spec, source=str(p))
+        return cls.from_dict(_read_toml(path), source=str(path))
 
     def trials(self) -> list[dict[str, Any]]:
-        """Every trial's resolved config, in grid order (last grid key varies fastest)."""
+        """Every trial's resolved config, in grid order (last grid key varies fastest).
+
+        Every trial is checked against the settings schema first, and one
+        :class:`~actlab.lab.settings.SettingsError` lists every problem of the file, each
+        once, with the first trial it occurs in.
+        """
         keys = list(self.grid)
-        out = []
-        for values in itertools.product(*(self.grid[k] for k in keys)):
-            cfg = {**self.fixed, **dict(zip(keys, values))}
-            try:
-                out.append(trainer.resolve(cfg))
-            except ValueError as exc:
-                raise ValueError(f"{self.source or self.name}: trial {cfg}: {exc}") from exc
-        return out
+        configs = [
+            {**self.fixed, **dict(zip(keys, values))}
+            for values in itertools.product(*(self.grid[k] for k in keys))
+        ]
+        found: dict[str, dict[str, Any]] = {}
+        for cfg in configs:
+            for problem in settings.problems(cfg):
+                found.setdefault(problem, {k: cfg[k] for k in keys})
+        if found:
+            # a grid value's problem says which trial has it; a fixed one's needs no trial
+            lines = [
+                p + (f" (first in the trial {v})" if p.split(":")[0] in keys else "")
+                for p, v in found.items()
+            ]
+            raise settings.SettingsError(
+                f"{self.source or self.name}: {len(found)} problem(s) in the settings:\n  "
+                + "\n  ".join(lines)
+            )
+        return [trainer.resolve(cfg) for cfg in configs]
 
     def chunks(self) -> list[list[dict[str, Any]]]:
         """Trials grouped for batched training: same group key, at most CHUNK per chunk."""
@@ -128,6 +133,31 @@ class Sweep:
         for cfg in self.trials():
             groups.setdefault(trainer.group_key(cfg), []).append(cfg)
         return [g[i : i + CHUNK] for g in groups.values() for i in range(0, len(g), CHUNK)]
+
+
+def _read_toml(path: str | os.PathLike) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    p = Path(path)
+    if not p.exists():
+        raise ValueError(f"{p}: no such sweep file")
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{p}: not valid TOML ({exc})") from exc
+
+
+#: A grid larger than this runs only when asked (``--yes``): a typo in a grid list can
+#: multiply it into days of training and a store of gigabytes.
+MAX_TRIALS_UNASKED = 10_000
+
+
+def trial_count(path: str | os.PathLike) -> int:
+    """How many trials a sweep file's grid makes, read without checking each of them."""
+    grid = _read_toml(path).get("grid", {})
+    return math.prod(len(v) if isinstance(v, list) else 1 for v in grid.values())
 
 
 @dataclass

@@ -15,31 +15,12 @@ import torch
 from torch import nn
 
 from .. import data as data_mod
+from .. import settings
 from ..models import build
 
-DEFAULTS: dict[str, Any] = {
-    "data": "mnist1d",
-    "data_seed": 0,
-    "standardize": True,
-    "shift_mean": 0.0,
-    "shift_scale": 1.0,
-    "model": "mlp",
-    "hidden": [100, 100],
-    "activation": "relu",
-    "init": "torch",
-    "norm": None,
-    "residual": False,
-    "output": None,
-    "optimizer": "adam",
-    "lr": 0.01,
-    "momentum": 0.9,
-    "weight_decay": 0.0,
-    "batch_size": 100,
-    "epochs": 50,
-    "seed": 0,
-    "eval_noise": 0.0,
-}
-OPTIMIZERS = ("sgd", "momentum", "adam", "adagrad")
+#: The value of every setting a config leaves out (the settings schema's).
+DEFAULTS: dict[str, Any] = settings.DEFAULTS
+OPTIMIZERS = settings.OPTIMIZERS
 #: Keys that may differ inside one batched group.
 PER_MODEL = ("seed", "lr")
 
@@ -69,34 +50,10 @@ class Result:
 
 
 def resolve(config: dict[str, Any]) -> dict[str, Any]:
-    """The config with defaults filled in and values checked (clear errors, no deep tracebacks)."""
-    unknown = set(config) - set(DEFAULTS) - {"channels", "name"}
-    if unknown:
-        raise ValueError(f"unknown trial setting(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}")
-    c = {**DEFAULTS, **config}
-    if c["optimizer"] not in OPTIMIZERS:
-        raise ValueError(
-            f"The 'optimizer' setting must be one of {', '.join(OPTIMIZERS)}. "
-            f"Got {c['optimizer']!r} instead."
-        )
-    for key, low in (("lr", 0), ("batch_size", 1), ("epochs", 0), ("eval_noise", 0)):
-        v = c[key]
-        if (
-            isinstance(v, bool)
-            or not isinstance(v, (int, float))
-            or v < low
-            or (key == "lr" and v == 0)
-        ):
-            raise ValueError(
-                f"The {key!r} setting must be a number >= {low}"
-                f"{' (and > 0)' if key == 'lr' else ''}. Got {v!r} instead."
-            )
-    from ... import create
-
-    create(c["activation"])  # validates the spec early, with the catalogue's message
-    if c["output"] is not None:
-        create(c["output"])
-    return c
+    """The config with defaults filled in, checked against the settings schema first
+    (:mod:`actlab.lab.settings`): a :class:`~actlab.lab.settings.SettingsError` lists
+    every problem, each naming the key, the value and what is valid."""
+    return settings.resolve(config)
 
 
 def group_key(config: dict[str, Any]) -> str:

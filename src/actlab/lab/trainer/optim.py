@@ -60,8 +60,13 @@ class _BatchedOptimizer:
         self.t += 1
         if self.fused:
             self.step_count.add_(1.0)
+            # the fused kernel walks a gradient in its parameter's memory order: a
+            # gradient laid out otherwise (vmap's, for a conv net's last layer) would be
+            # applied to the wrong elements
+            grads = [g if g.stride() == p.stride() else torch.empty_like(p).copy_(g)
+                     for g, p in zip(grads, self.params)]  # fmt: skip
             torch._fused_adam_(
-                self.params, list(grads), self.m, self.v, [], self.steps,
+                self.params, grads, self.m, self.v, [], self.steps,
                 lr=self.lr0, beta1=0.9, beta2=0.999, weight_decay=self.wd, eps=1e-8,
                 amsgrad=False, maximize=False,
             )  # fmt: skip

@@ -163,3 +163,62 @@ def test_console_script_smoke() -> None:
     assert "Misra (2019)" in ok.stdout
     bad = subprocess.run([*cmd, "show", "msh"], capture_output=True, text=True)
     assert bad.returncode == EXIT_USAGE and "did you mean 'mish'" in bad.stderr
+
+
+# ------------------------------------------------------- messages, not tracebacks
+def test_bad_paths_dtypes_devices_and_interrupts_are_messages(tmp_path, capsys, monkeypatch):
+    import sqlite3
+
+    import torch
+
+    from actlab.cli import EXIT_INTERRUPTED
+
+    cases = [
+        (["bench", "relu", "--dtype", "int32"], "dtype 'int32' is not one of float32"),
+        (["plot", "relu", "-o", str(tmp_path / "no" / "x.png")], "No such file or directory"),
+        (["sweep", "export", str(tmp_path / "q.toml"), "--csv", "x.csv"], "no such sweep file"),
+    ]
+    if not torch.cuda.is_available():
+        cases.append((["bench", "relu", "--device", "cuda"], "has no CUDA device"))
+    for argv, words in cases:
+        assert main(argv) == EXIT_USAGE, argv
+        err = capsys.readouterr().err
+        assert err.startswith("Error: ") and words in err and "Traceback" not in err
+
+    import actlab.cli as cli
+
+    real = cli.build_parser
+
+    def build(fail):  # the parser, with `actlab list` running ``fail`` instead
+        def b():
+            p = real()
+            sub = next(a for a in p._actions if a.dest == "command")
+            sub.choices["list"].set_defaults(func=fail)
+            return p
+
+        return b
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", build(interrupted))
+    assert main(["list"]) == EXIT_INTERRUPTED
+    assert "interrupted; the finished work is kept" in capsys.readouterr().err
+
+    def full(args):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(cli, "build_parser", build(full))
+    assert main(["list"]) == EXIT_USAGE
+    assert "results store could not be read or written: database or disk is full" in (
+        capsys.readouterr().err
+    )
+
+
+def test_a_huge_grid_runs_only_when_asked(tmp_path, capsys):
+    f = tmp_path / "big.toml"
+    seeds = list(range(5001))
+    f.write_text(f'name = "big"\n[fixed]\nepochs = 1\n[grid]\nseed = {seeds}\nlr = [0.1, 0.2]\n')
+    assert main(["sweep", "run", str(f)]) == EXIT_USAGE
+    assert "its grid makes 10,002 trials (more than 10,000)" in capsys.readouterr().err
+    assert not (tmp_path / "big.db").exists()

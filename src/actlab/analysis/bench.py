@@ -58,6 +58,10 @@ __all__ = [
 ]
 
 
+#: The dtypes :func:`bench` times.
+DTYPES = ("float32", "bfloat16", "float16", "float64")
+
+
 @dataclass(frozen=True)
 class BenchRow:
     """One activation, implementation, size and dtype."""
@@ -356,7 +360,21 @@ def bench(
     for a in acts:
         if a.kind != "elementwise":
             raise ValueError(f"{a.name} is not elementwise; bench covers elementwise activations")
-    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    bad = [d for d in dtypes if d not in DTYPES]
+    if bad:
+        raise ValueError(
+            f"bench times floating-point activations: dtype {', '.join(map(repr, bad))} is "
+            f"not one of {', '.join(DTYPES)}"
+        )
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"device {device!r}: {exc}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}: this machine has no CUDA device (torch sees none)")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device {device!r}: bench runs on cpu or cuda")
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     gen = torch.Generator(device="cpu").manual_seed(0)
     rows: list[BenchRow] = []
     for dt_name in dtypes:

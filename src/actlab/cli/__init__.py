@@ -3,20 +3,24 @@
 Each command group lives in its own module here and adds its subcommands in
 ``register(subparsers)``; :data:`COMMAND_MODULES` lists them in help order.
 
-Exit codes: 0 success; 2 usage error or unknown name (nothing ran);
-3 a check failed (for example the audit found an activation outside its bounds).
+Exit codes: 0 success; 2 usage error, unknown name, bad path or damaged file (with a
+message naming it); 3 a check failed (for example the audit found an activation outside
+its bounds); 130 interrupted (Ctrl-C; finished work is kept).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import sqlite3
 import sys
 from collections.abc import Sequence
 
 from .. import __version__, functions
 
 EXIT_OK, EXIT_USAGE, EXIT_FAIL = 0, 2, 3
+#: Interrupted (Ctrl-C): 128 + SIGINT, as shells report it.
+EXIT_INTERRUPTED = 130
 
 #: Modules of this package that contribute subcommands, in the order of ``actlab --help``.
 COMMAND_MODULES = ["report", "catalogue", "sweep", "props", "plot", "diagnose", "bench"]
@@ -90,6 +94,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (functions.UnknownActivationError, functions.InvalidParameterError, ValueError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:  # a path that is missing, read-only or full: name it
+        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"Error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_USAGE
+    except sqlite3.Error as exc:  # a results store that cannot be written (a full disk)
+        print(f"Error: the results store could not be read or written: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        # every finished trial and measurement is already committed to its store, and a
+        # report's page is only replaced once complete
+        print(
+            "interrupted; the finished work is kept: run the same command again to resume",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,6 +12,12 @@ from . import EXIT_FAIL, EXIT_OK, print_table
 def cmd_run(args: argparse.Namespace) -> int:
     from ..lab import sweep
 
+    n = sweep.trial_count(args.file)
+    if n > sweep.MAX_TRIALS_UNASKED and not args.yes:
+        raise ValueError(
+            f"{args.file}: its grid makes {n:,} trials (more than "
+            f"{sweep.MAX_TRIALS_UNASKED:,}); check the grid lists, or add --yes to run them"
+        )
     report = sweep.run(
         args.file,
         store=args.store,
@@ -88,6 +94,11 @@ def register(sub: Any) -> None:
         help="parallel chunks (default: all cores; 1 runs in this process)",
     )
     r.add_argument("--address", help="Ray cluster address (ray backend)")
+    r.add_argument(
+        "--yes",
+        action="store_true",
+        help=f"run a grid of more than {10_000:,} trials (refused without it)",
+    )
     r.add_argument(
         "--retry-failed",
         action="store_true",

@@ -242,3 +242,10 @@ def test_factory_that_returns_no_module(
 ) -> None:
     assert main(["diagnose", "--model", f"{user_models}:not_a_model"]) == EXIT_USAGE
     assert "returned int, not a torch.nn.Module" in capsys.readouterr().err
+
+
+def test_a_model_that_needs_arguments_is_named(capsys) -> None:
+    assert main(["diagnose", "--model", "os:system", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "os:system: system cannot be called without arguments" in err
+    assert "Traceback" not in err

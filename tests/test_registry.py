@@ -800,3 +800,19 @@ def test_spec_and_parameter_edges() -> None:
         actlab.get("glu").forward(np.ones(4), dim=2)
     with pytest.raises(InvalidParameterError, match="at most 1000 characters; this one has 100012"):
         actlab.create("elu(alpha=" + "-" * 100_000 + "1)")
+    with pytest.raises(InvalidParameterError, match=r"PReLU got unexpected parameter\(s\) 'A'"):
+        actlab.create("prelu(A=0)")  # was a TypeError from deep inside
+    with pytest.raises(InvalidParameterError, match="its parameters are: alpha, inplace"):
+        actlab.create("elu(beta=1)")
+
+
+def test_every_module_class_has_its_own_signature() -> None:
+    import inspect
+
+    for name in NAMES:
+        cls = actlab.nn.module_class(name)
+        got = [p for p in inspect.signature(cls).parameters if p not in ("inplace", "learnable")]
+        want = [p.name for p in actlab.get(name).params]
+        if name == "prelu":
+            want = ["num_parameters", "init", "device", "dtype"]  # PyTorch's PReLU arguments
+        assert got == want, name

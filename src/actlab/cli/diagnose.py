@@ -53,9 +53,22 @@ def load_factory(spec: str) -> Callable[[], Any]:
         factory = getattr(factory, part)
 
     def build() -> Any:
+        import inspect
+
         from torch import nn
 
-        model = factory() if callable(factory) and not isinstance(factory, nn.Module) else factory
+        calls = callable(factory) and not isinstance(factory, nn.Module)
+        if calls:
+            try:
+                inspect.signature(factory).bind()
+            except TypeError as exc:  # it needs arguments: not a model factory
+                raise ValueError(
+                    f"--model {spec}: {attr} cannot be called without arguments ({exc}); "
+                    "--model names a function that takes none and returns a torch.nn.Module"
+                ) from None
+            except ValueError:  # no signature to read (a builtin): call it and see
+                pass
+        model = factory() if calls else factory
         if not isinstance(model, nn.Module):
             kind = type(model).__name__
             raise ValueError(f"--model {spec}: the factory returned {kind}, not a torch.nn.Module")

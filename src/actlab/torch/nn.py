@@ -226,7 +226,7 @@ def _build_class(act: Activation) -> type[ActivationModule]:
         )
     if any(p.learnable == "optional" for p in act.params):
         params.append(inspect.Parameter("learnable", inspect.Parameter.KEYWORD_ONLY, default=False))
-    sig = inspect.Signature([inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY), *params])
+    sig = inspect.Signature(params)
     args = "\n".join(f"        {p.name}: {p.doc}. Default: ``{p.default!r}``" for p in act.params)
     if act.inplace:
         args += "\n        inplace: write the result into the input. Default: ``False``"
@@ -239,11 +239,11 @@ def _build_class(act: Activation) -> type[ActivationModule]:
         + ".\n\n"
         + _example(act)
     )
-    cls = type(
-        cls_name, (ActivationModule,), {"activation": act, "__doc__": doc, "__module__": __name__}
-    )
-    cls.__init__.__signature__ = sig  # type: ignore[attr-defined]
-    return cls
+    # the class's own signature (inspect.signature(cls), help()): __init__ is the one
+    # function every generated class shares, so a signature set on it would be the last
+    # class's for all of them
+    ns = {"activation": act, "__doc__": doc, "__module__": __name__, "__signature__": sig}
+    return type(cls_name, (ActivationModule,), ns)
 
 
 for _name in functions.names():
@@ -277,7 +277,7 @@ def create(spec: str | Activation | type[nn.Module] | nn.Module, /, **kwargs: An
     if isinstance(spec, type) and issubclass(spec, nn.Module):
         return spec(**kwargs)
     if isinstance(spec, Activation):
-        return module_class(spec)(**kwargs)
+        return _build(module_class(spec), kwargs)
     name, parsed = parse_spec(spec)
     clash = sorted(k for k in parsed.keys() & kwargs.keys() if parsed[k] != kwargs[k])
     if clash:
@@ -285,7 +285,22 @@ def create(spec: str | Activation | type[nn.Module] | nn.Module, /, **kwargs: An
             f"create({spec!r}) got {', '.join(f'{k}={kwargs[k]!r}' for k in clash)} as well: "
             "give each parameter once, in the spec or as a keyword"
         )
-    return module_class(name)(**{**parsed, **kwargs})
+    return _build(module_class(name), {**parsed, **kwargs})
+
+
+def _build(cls: type[ActivationModule], kwargs: dict[str, Any]) -> nn.Module:
+    """``cls(**kwargs)``, with an unknown keyword named among the valid ones."""
+    known = inspect.signature(cls).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in known.values()):
+        # inplace and learnable where there is no such form: the class says so itself
+        unknown = [k for k in kwargs if k not in known and k not in ("inplace", "learnable")]
+        if unknown:
+            valid = list(known)
+            raise InvalidParameterError(
+                f"{cls.__name__} got unexpected parameter(s) {', '.join(map(repr, unknown))}; "
+                f"its parameters are: {', '.join(valid) or 'none'}."
+            )
+    return cls(**kwargs)
 
 
 def spec(module: nn.Module | str) -> str:

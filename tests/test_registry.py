@@ -815,4 +815,21 @@ def test_every_module_class_has_its_own_signature() -> None:
         want = [p.name for p in actlab.get(name).params]
         if name == "prelu":
             want = ["num_parameters", "init", "device", "dtype"]  # PyTorch's PReLU arguments
+        if name == "gelu":
+            want = ["approximate"]  # as torch.nn.GELU: 'tanh' gives gelu_tanh
         assert got == want, name
+
+
+def test_gelu_module_takes_torchs_approximate() -> None:
+    import torch
+
+    x = torch.linspace(-6, 6, 101)
+    for approximate, name in (("none", "gelu"), ("tanh", "gelu_tanh")):
+        m = actlab.nn.GELU(approximate=approximate)
+        assert actlab.spec(m) == name and m.activation.name == name
+        want = torch.nn.functional.gelu(x.double(), approximate=approximate).float()
+        torch.testing.assert_close(m(x), want, rtol=2e-6, atol=1e-7)
+    assert actlab.spec(torch.nn.GELU(approximate="tanh")) == "gelu_tanh"
+    assert repr(actlab.create("gelu", approximate="tanh")) == "GELU(approximate='tanh')"
+    with pytest.raises(InvalidParameterError, match=r"'none' or 'tanh'\. Got 'fast'"):
+        actlab.nn.GELU(approximate="fast")

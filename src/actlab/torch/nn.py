@@ -176,7 +176,47 @@ class PReLU(ActivationModule):
         return format_spec("prelu", self._init_kwargs, {"num_parameters": 1, "init": 0.25})
 
 
-_CLASSES: dict[str, type[ActivationModule]] = {"prelu": PReLU}
+class GELU(ActivationModule):
+    r"""GELU, x Phi(x): exact (erf) by default, or its tanh approximation, as ``torch.nn.GELU``.
+
+    .. math:: \text{GELU}(x) = x \, \Phi(x)
+
+    Args:
+        approximate: ``"none"`` (the exact GELU, catalogue entry ``gelu``) or ``"tanh"``
+            (``gelu_tanh``, the form GPT-2 and ``jax.nn.gelu`` use). Default: ``"none"``
+
+    Shape:
+        - Input: ``(*)``, any number of dimensions.
+        - Output: ``(*)``, same shape as the input.
+
+    Example:
+        >>> import torch, actlab
+        >>> m = actlab.nn.GELU(approximate="tanh")
+        >>> m, actlab.spec(m)
+        (GELU(approximate='tanh'), 'gelu_tanh')
+        >>> x = torch.tensor([-2.0, -0.5, 0.5, 1.5])
+        >>> m(x).double().numpy().round(4) + 0.0  # float32 output, 4 places
+        array([-0.0454, -0.1543,  0.3457,  1.3996])
+    """
+
+    activation = functions.get("gelu")
+
+    def __init__(self, approximate: str = "none", *, inplace: bool = False) -> None:
+        if approximate not in ("none", "tanh"):
+            raise InvalidParameterError(
+                f"The 'approximate' parameter of GELU must be 'none' or 'tanh'. "
+                f"Got {approximate!r} instead."
+            )
+        super().__init__(inplace=inplace)  # which says that GELU has no in-place form
+        self.approximate = approximate
+        if approximate == "tanh":  # the other definition: an alias never joins the two
+            self.activation = functions.get("gelu_tanh")
+
+    def extra_repr(self) -> str:
+        return "approximate='tanh'" if self.approximate == "tanh" else ""
+
+
+_CLASSES: dict[str, type[ActivationModule]] = {"prelu": PReLU, "gelu": GELU}
 
 
 def module_class(name: str | Activation) -> type[ActivationModule]:

@@ -197,13 +197,23 @@ def test_the_report_folder_is_the_users(tmp_path, monkeypatch) -> None:
     (out / "index.html").unlink()
     (out / "index.html").symlink_to(outside)
 
-    report.build(out, profile="smoke", claims=["C17"], workers=1, fresh=True)
+    report.build(out, profile="smoke", claims=["C17"], workers=1)
     ids = [c["id"] for c in json.loads((out / "results.json").read_text())["claims"]]
     assert ids == ["C16", "C17"]  # kept, in claim order
     html = (out / "index.html").read_text()
     assert "An earlier claim" in html and not (out / "index.html").is_symlink()
     assert outside.read_text() == "not actlab's"  # replaced the link, not its target
+    report.build(out, profile="smoke", claims=["C17"], workers=1, fresh=True)
     assert (out / "results.db.bak").read_text() == "the user's backup"  # --fresh: only the store
+    ids = [c["id"] for c in json.loads((out / "results.json").read_text())["claims"]]
+    assert ids == ["C17"]  # a fresh start shows only what it ran
+    doc = json.loads((out / "results.json").read_text())
+    doc["claims"].append({**doc["claims"][0], "id": "C16"})
+    doc["profile"] = "quick"  # another profile's claim is not mixed into a smoke page
+    (out / "results.json").write_text(json.dumps(doc))
+    report.build(out, profile="smoke", claims=["C17"], workers=1)
+    ids = [c["id"] for c in json.loads((out / "results.json").read_text())["claims"]]
+    assert ids == ["C17"]
 
     before = (out / "index.html").read_bytes()
 

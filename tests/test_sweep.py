@@ -386,7 +386,7 @@ def test_failed_trials_are_retried_only_when_asked(tmp_path: Path, capsys, monke
     with monkeypatch.context() as m:
         _failing_on(m, "wine")
         assert sweep.run(f, workers=1).failed == 2
-        assert main(["sweep", "run", str(f), "--workers", "1"]) == 0  # no re-run by itself
+        assert main(["sweep", "run", str(f), "--workers", "1"]) == 3  # no re-run by itself
         out = capsys.readouterr().out
         assert "0 trials run" in out and "2 trials failed in an earlier run" in out
         assert "--retry-failed" in out
@@ -479,3 +479,22 @@ def test_read_only_open_falls_back_to_immutable(tmp_path: Path, monkeypatch) -> 
     with Store(sweep.default_store(f), readonly=True) as db:
         assert db.counts("t")[TrialState.COMPLETE] == 4
     assert [u.rsplit("?", 1)[1] for u in uris] == ["mode=ro", "immutable=1"]
+
+
+def test_a_value_listed_twice_in_the_grid_is_named(tmp_path: Path, capsys) -> None:
+    spec = {"name": "d", "fixed": {"data": "moons", "epochs": 1, "hidden": [8]},
+            "grid": {"seed": [0, 0]}}  # fmt: skip
+    f = _toml(tmp_path / "d.toml", spec)
+    assert main(["sweep", "run", str(f), "--workers", "1"]) == 2
+    assert "grid.seed lists 0 more than once" in capsys.readouterr().err
+    assert not (tmp_path / "d.db").exists()
+
+
+def test_run_exits_3_while_failed_trials_remain(tmp_path: Path, capsys, monkeypatch) -> None:
+    spec = {"name": "e", "fixed": {"hidden": [4], "epochs": 1, "data": "wine"},
+            "grid": {"seed": [0]}}  # fmt: skip
+    f = _toml(tmp_path / "e.toml", spec)
+    _failing_on(monkeypatch, "wine")
+    assert main(["sweep", "run", str(f), "--workers", "1"]) == 3
+    assert main(["sweep", "run", str(f), "--workers", "1"]) == 3  # still not complete
+    assert "1 trials failed in an earlier run" in capsys.readouterr().out

@@ -702,3 +702,13 @@ def test_functional_takes_pytorchs_positional_parameters_and_inplace_names() -> 
         AF.leaky_relu(x, 0.2, False, 1.0)
     with pytest.raises(TypeError, match="multiple values for 'negative_slope'"):
         AF.leaky_relu(x, 0.2, negative_slope=0.3)
+
+
+def test_functional_gelu_takes_torchs_approximate() -> None:
+    x = torch.linspace(-6, 6, 101)
+    for approximate in ("none", "tanh"):
+        want = F.gelu(x.double(), approximate=approximate).float()
+        torch.testing.assert_close(AF.gelu(x, approximate=approximate), want, rtol=2e-6, atol=1e-7)
+    assert torch.equal(AF.gelu(x, "tanh"), AF.gelu_tanh(x))
+    with pytest.raises(actlab.InvalidParameterError, match="'none' or 'tanh'"):
+        AF.gelu(x, approximate="fast")

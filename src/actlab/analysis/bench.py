@@ -360,6 +360,9 @@ def bench(
     for a in acts:
         if a.kind != "elementwise":
             raise ValueError(f"{a.name} is not elementwise; bench covers elementwise activations")
+    for what, value, low in (("repeats", repeats, 1), ("warmup", warmup, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"bench: {what} must be an int >= {low}; got {value!r}")
     bad = [d for d in dtypes if d not in DTYPES]
     if bad:
         raise ValueError(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
+from pathlib import Path
 from typing import Any
 
 from . import EXIT_FAIL, EXIT_OK
@@ -36,7 +38,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         progress=None,
     )
     failed = [r.id for r in results if r.outcome is None]
-    print(f"wrote {args.out}/index.html and {args.out}/results.json ({len(results)} claims)")
+    shown = _claims_on_page(args.out)
+    kept = f"; {shown - len(results)} kept from the previous report" if shown > len(results) else ""
+    print(
+        f"wrote {args.out}/index.html and {args.out}/results.json "
+        f"({len(results)} claim{'s' * (len(results) != 1)} run now{kept})"
+    )
     for r in results:
         v = r.verdict or "FAILED"
         extra = " (provisional)" if r.outcome and r.outcome.verdict.provisional else ""
@@ -45,6 +52,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"failed: {', '.join(failed)} (the report shows their errors)", file=sys.stderr)
         return EXIT_FAIL
     return EXIT_OK
+
+
+def _claims_on_page(out: str) -> int:
+    try:
+        return len(json.loads(Path(out, "results.json").read_text(encoding="utf-8"))["claims"])
+    except (OSError, ValueError, KeyError):
+        return 0
 
 
 def register(sub: Any) -> None:
@@ -62,7 +76,11 @@ def register(sub: Any) -> None:
         help="quick (default, about 10 minutes on 2 cores), full (more seeds, epochs, depths), "
         "or smoke (seconds; for tests)",
     )
-    p.add_argument("--fresh", action="store_true", help="discard stored results and run again")
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="discard stored results and run again (the page then shows only the claims run)",
+    )
     p.add_argument("--claims", help="only these claims, e.g. C1,C5")
     p.add_argument("--backend", choices=["local", "ray"], default="local")
     p.add_argument("--workers", type=int, help="parallel training processes (default: all cores)")

@@ -42,7 +42,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             "after fixing their cause, `actlab sweep run --retry-failed` re-runs them"
         )
     _say_stale(st)
-    return EXIT_FAIL if report.failed else EXIT_OK
+    # failed trials left in the grid, from this run or an earlier one: not complete
+    return EXIT_FAIL if report.failed or st["failed"] else EXIT_OK
 
 
 def _say_stale(st: dict[str, int]) -> None:

@@ -208,8 +208,9 @@ def build(
     and moved into place file by file only when it is complete, so a run that fails or
     is interrupted leaves the previous page as it was; a file is replaced by renaming,
     never written through a symlink; with ``claims``, the claims of the previous
-    ``results.json`` that are not run now stay in the page; ``fresh`` removes only the
-    store actlab keeps there (``results.db`` and SQLite's files beside it).
+    ``results.json`` that are not run now stay in the page when it was made with the
+    same profile; ``fresh`` starts over (a page of the claims run now) and removes only
+    the store actlab keeps there (``results.db`` and SQLite's files beside it).
     """
     from .store import Store
     from .sweep import worker_pool
@@ -227,7 +228,9 @@ def build(
             (out / f"results.db{suffix}").unlink(missing_ok=True)
     Store(store).close()  # a damaged store is said now, before any page is replaced
     exps = [ex.get(c) for c in claims] if claims else ex.all_experiments()
-    kept = _kept_claims(out, {e.id for e in exps}) if claims else []
+    # the previous page's other claims stay only where they are comparable: same
+    # profile, and not a fresh start (whose store no longer holds their trials)
+    kept = _kept_claims(out, {e.id for e in exps}, profile) if claims and not fresh else []
     say = log or (lambda _line: None)
     t0 = time.perf_counter()
     results = []
@@ -269,10 +272,13 @@ def build(
 _STORE_FILES = ("", "-wal", "-shm", "-journal", ".lock")
 
 
-def _kept_claims(out: Path, now: set[str]) -> list[ClaimResult]:
-    """The claims of the previous report in ``out`` that are not run now."""
+def _kept_claims(out: Path, now: set[str], profile: str) -> list[ClaimResult]:
+    """The claims of the previous report in ``out`` that are not run now, where that
+    report was made with the same ``profile`` (a page states one profile)."""
     try:
         doc = json.loads((out / "results.json").read_text(encoding="utf-8"))
+        if doc.get("profile") != profile:
+            return []
         return [ClaimResult.from_dict(d, out) for d in doc["claims"] if d["id"] not in now]
     except (OSError, ValueError, KeyError, TypeError):  # none, or not one actlab wrote
         return []

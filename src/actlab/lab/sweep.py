@@ -32,6 +32,7 @@ import contextlib
 import fcntl
 import functools
 import itertools
+import json
 import math
 import os
 import sys
@@ -87,6 +88,10 @@ class Sweep:
         for k, v in grid.items():
             if not isinstance(v, list) or not v:
                 raise ValueError(f"{where}: grid.{k} must be a non-empty list, got {v!r}")
+            seen = [json.dumps(x, sort_keys=True, default=repr) for x in v]
+            twice = sorted({x for x in seen if seen.count(x) > 1})
+            if twice:  # the same trial twice: it would be trained and stored twice
+                raise ValueError(f"{where}: grid.{k} lists {', '.join(twice)} more than once")
         both = set(fixed) & set(grid)
         if both:
             raise ValueError(f"{where}: {sorted(both)} appear in both [fixed] and [grid]")

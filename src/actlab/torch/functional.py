@@ -24,7 +24,7 @@ from . import fast
 from .autograd import ElementwiseFn, VectorFn
 from .fast import FastFn
 
-__all__ = ["apply", "rrelu"]  # the per-activation functions are added below
+__all__ = ["apply", "gelu", "rrelu"]  # the other per-activation functions are added below
 
 
 def apply(
@@ -156,6 +156,29 @@ def rrelu(
         inplace=inplace,
         generator=generator,
     )
+
+
+_GELU = {"none": functions.get("gelu"), "tanh": functions.get("gelu_tanh")}
+
+
+def gelu(x: torch.Tensor, /, approximate: str = "none", *, inplace: bool = False) -> torch.Tensor:
+    """gelu(x, approximate='none') -> Tensor
+
+    x Phi(x), as ``torch.nn.functional.gelu``: ``approximate='tanh'`` computes the
+    catalogue's other definition, ``gelu_tanh`` (an alias never joins the two).
+
+    Example:
+        >>> import torch, actlab
+        >>> actlab.functional.gelu(torch.tensor([1.0]), approximate="tanh")
+        tensor([0.8412])
+    """
+    act = _GELU.get(approximate) if isinstance(approximate, str) else None
+    if act is None:
+        raise functions.InvalidParameterError(
+            f"The 'approximate' parameter of gelu must be 'none' or 'tanh'. "
+            f"Got {approximate!r} instead."
+        )
+    return apply(act, x, inplace=inplace)  # which says that gelu has no in-place form
 
 
 def _make(name: str, *, always_inplace: bool = False) -> Callable[..., torch.Tensor]:

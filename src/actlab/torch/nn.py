@@ -374,10 +374,7 @@ def _torch_spec(m: nn.Module) -> str:
     if act is None:  # nn.Identity and the like: a catalogue class of the same name
         act = functions.get(cls)
         if act.class_name != cls:  # "Linear" is identity's alias, not its class
-            raise functions.UnknownActivationError(
-                f"spec(): {cls} is not an activation module (the name {cls!r} is an alias "
-                f"of {act.name!r}, whose module is {act.class_name})"
-            )
+            raise functions.UnknownActivationError(f"spec(): {cls} is not an activation module")
     kw = twins.module_kwargs(m, act)
     if getattr(m, "inplace", False):
         kw["inplace"] = True

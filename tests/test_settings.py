@@ -15,14 +15,14 @@ BAD = [  # (setting, value, what the message says)
     ("data", "npz", "'npz' is not a data set"),  # needs a path no trial can give
     ("hidden", 8, "8 is not a list of layer widths"),
     ("hidden", [-8], "[-8] is not a list of layer widths"),
-    ("epochs", 2.5, "2.5 is not an int >= 1"),
-    ("epochs", 0, "0 is not an int >= 1"),
-    ("seed", "a", "'a' is not an int >= 0"),
-    ("lr", math.nan, "nan is not a finite number > 0"),
-    ("lr", math.inf, "inf is not a finite number > 0"),
-    ("lr", 0, "0 is not a finite number > 0"),
-    ("momentum", 1.0, "1.0 is not a finite number >= 0 and < 1"),
-    ("batch_size", True, "True is not an int >= 1"),
+    ("epochs", 2.5, "2.5 is not an int in the range [1, inf)"),
+    ("epochs", 0, "0 is not an int in the range [1, inf)"),
+    ("seed", "a", "'a' is not an int in the range [0, inf)"),
+    ("lr", math.nan, "nan is not a float in the range (0, inf)"),
+    ("lr", math.inf, "inf is not a float in the range (0, inf)"),
+    ("lr", 0, "0 is not a float in the range (0, inf)"),
+    ("momentum", 1.0, "1.0 is not a float in the range [0, 1)"),
+    ("batch_size", True, "True is not an int in the range [1, inf)"),
     ("model", "resnet", "'resnet' is not one of 'mlp', 'cnn'"),
     ("norm", "btach", "did you mean 'batch'?"),
     ("init", "kaiming", "'kaiming' is not one of 'he', 'xavier'"),
@@ -30,7 +30,7 @@ BAD = [  # (setting, value, what the message says)
     ("activation", "elu(alpha=-1.0)", "'alpha' parameter of ELU must be a float in the range"),
     ("output", 3, "3 is not an activation spec"),
     ("standardize", "yes", "'yes' is not true or false"),
-    ("eval_noise", -0.1, "-0.1 is not a finite number >= 0"),
+    ("eval_noise", -0.1, "-0.1 is not a float in the range [0, inf)"),
 ]
 
 
@@ -67,7 +67,7 @@ def test_a_sweep_file_is_checked_whole_before_anything_runs(tmp_path: Path, caps
     assert "bad.toml: 3 problem(s) in the settings" in msg
     assert "data: 'moonz' is not a data set (did you mean 'moons'?)\n" in msg  # fixed: no trial
     trial = "(first in the trial {'lr': nan, 'hidden': [8]})"
-    assert f"lr: nan is not a finite number > 0 {trial}" in msg
+    assert f"lr: nan is not a float in the range (0, inf) {trial}" in msg
     assert main(["sweep", "run", str(f)]) == 2
     err = capsys.readouterr().err
     assert "3 problem(s)" in err and not (tmp_path / "bad.db").exists()  # nothing stored

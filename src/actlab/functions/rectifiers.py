@@ -72,13 +72,17 @@ def prelu_dweight(xp: Any, x: Any, weight: Any = 0.25) -> Any:
     return leaky_relu_dslope(xp, x, weight)
 
 
+def _mean_slope(lower: Any, upper: Any) -> Any:
+    # RReLU's deterministic (evaluation) slope; the torch module draws slopes in training
+    return (lower + upper) / 2
+
+
 def rrelu(xp: Any, x: Any, lower: float = 1 / 8, upper: float = 1 / 3) -> Any:
-    # The deterministic (evaluation) form; the torch module draws slopes in training.
-    return leaky_relu(xp, x, (lower + upper) / 2)
+    return leaky_relu(xp, x, _mean_slope(lower, upper))
 
 
 def rrelu_grad(xp: Any, x: Any, lower: float = 1 / 8, upper: float = 1 / 3) -> Any:
-    return leaky_relu_grad(xp, x, (lower + upper) / 2)
+    return leaky_relu_grad(xp, x, _mean_slope(lower, upper))
 
 
 def _check_rrelu(p: dict) -> None:
@@ -89,9 +93,9 @@ def _check_rrelu(p: dict) -> None:
         )
 
 
-def _rrelu_mean_slope(p: dict) -> tuple[float, ...]:
+def _rrelu_kernel_args(p: dict) -> tuple[float, ...]:
     # the deterministic form runs leaky_relu's kernel at the mean slope
-    return ((float(p["lower"]) + float(p["upper"])) / 2.0,)
+    return (_mean_slope(float(p["lower"]), float(p["upper"])),)
 
 
 def threshold(xp: Any, x: Any, threshold: float = 0.0, value: float = 0.0) -> Any:
@@ -331,7 +335,7 @@ define(
         "nn.functional.rrelu", "RReLU", fixed=(("training", False),), inplace=True, audited="bounds"
     ),
     kernel="leaky_relu",
-    kernel_args=_rrelu_mean_slope,
+    kernel_args=_rrelu_kernel_args,
     frameworks="PyTorch nn.RReLU(lower=1/8, upper=1/3); forward/derivative here are the "
     "evaluation form; the torch module draws a slope per element in training.",
 )

@@ -11,18 +11,20 @@ Example:
     >>> for line in settings.problems({"data": "moonz", "lr": 0.0, "epochs": 2.5}):
     ...     print(line)
     data: 'moonz' is not a data set (did you mean 'moons'?)
-    epochs: 2.5 is not an int >= 1
-    lr: 0.0 is not a finite number > 0
+    epochs: 2.5 is not an int in the range [1, inf)
+    lr: 0.0 is not a float in the range (0, inf)
 """
 
 from __future__ import annotations
 
 import difflib
 import functools
-import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from ..functions import Interval
 
 __all__ = ["DEFAULTS", "OPTIMIZERS", "SETTINGS", "Setting", "SettingsError", "problems", "resolve"]
 
@@ -60,32 +62,16 @@ def _close(value: Any, valid: list[str]) -> str:
     return f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
 
 
-def _number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+def _within(*, kind: type = numbers.Real, left: float | None = None,
+            right: float | None = None, closed: str = "both") -> Callable[[Any], str | None]:
+    """A check by the catalogue's own :class:`~actlab.functions.Interval` (finite, no
+    bools): the same rule and the same words as every parameter of an activation."""
+    interval = Interval(kind, left, right, closed)  # type: ignore[arg-type]
 
-
-def _int(low: int) -> Callable[[Any], str | None]:
     def check(v: Any) -> str | None:
-        ok = isinstance(v, int) and not isinstance(v, bool) and v >= low
-        return None if ok else f"{v!r} is not an int >= {low}"
+        return None if interval.is_satisfied_by(v) else f"{v!r} is not {interval}"
 
     return check
-
-
-def _real(low: float, *, open_low: bool = False, high: float | None = None) -> Callable:
-    def check(v: Any) -> str | None:
-        ok = _number(v) and (v > low if open_low else v >= low) and (high is None or v < high)
-        if ok:
-            return None
-        bound = f"> {low:g}" if open_low else f">= {low:g}"
-        bound += "" if high is None else f" and < {high:g}"
-        return f"{v!r} is not a finite number {bound}"
-
-    return check
-
-
-def _finite(v: Any) -> str | None:
-    return None if _number(v) else f"{v!r} is not a finite number"
 
 
 def _bool(v: Any) -> str | None:
@@ -151,12 +137,19 @@ def _init(v: Any) -> str | None:
     return _one_of(INITS)(v)
 
 
+_COUNT0 = _within(kind=numbers.Integral, left=0)
+_COUNT1 = _within(kind=numbers.Integral, left=1)
+_FINITE = _within()
+_NONNEGATIVE = _within(left=0.0)
+_POSITIVE = _within(left=0.0, closed="neither")
+_FRACTION = _within(left=0.0, right=1.0, closed="left")
+
 _ALL = (
     Setting("data", "mnist1d", _data, "data set name (actlab.lab.data.names())"),
-    Setting("data_seed", 0, _int(0), "the train/test split and synthetic draw"),
+    Setting("data_seed", 0, _COUNT0, "the train/test split and synthetic draw"),
     Setting("standardize", True, _bool, "zero mean, unit variance per feature"),
-    Setting("shift_mean", 0.0, _finite, "added to every input after standardizing"),
-    Setting("shift_scale", 1.0, _real(0.0, open_low=True), "inputs multiplied by it"),
+    Setting("shift_mean", 0.0, _FINITE, "added to every input after standardizing"),
+    Setting("shift_scale", 1.0, _POSITIVE, "inputs multiplied by it"),
     Setting("model", "mlp", _one_of(MODELS), "mlp or cnn"),
     Setting("hidden", [100, 100], _widths, "the MLP's hidden widths"),
     Setting("channels", None, _widths, "the CNN's channels (optional)"),
@@ -166,13 +159,13 @@ _ALL = (
     Setting("residual", False, _bool, "skip connections between equal widths"),
     Setting("output", None, _spec(True), "an output activation spec, or none"),
     Setting("optimizer", "adam", _one_of(OPTIMIZERS), "the optimizer"),
-    Setting("lr", 0.01, _real(0.0, open_low=True), "learning rate"),
-    Setting("momentum", 0.9, _real(0.0, high=1.0), "momentum (optimizer 'momentum')"),
-    Setting("weight_decay", 0.0, _real(0.0), "L2 weight decay"),
-    Setting("batch_size", 100, _int(1), "rows per step"),
-    Setting("epochs", 50, _int(1), "passes over the training data"),
-    Setting("seed", 0, _int(0), "the model's initialisation and the batches' order"),
-    Setting("eval_noise", 0.0, _real(0.0), "std of Gaussian noise on the test inputs"),
+    Setting("lr", 0.01, _POSITIVE, "learning rate"),
+    Setting("momentum", 0.9, _FRACTION, "momentum (optimizer 'momentum')"),
+    Setting("weight_decay", 0.0, _NONNEGATIVE, "L2 weight decay"),
+    Setting("batch_size", 100, _COUNT1, "rows per step"),
+    Setting("epochs", 50, _COUNT1, "passes over the training data"),
+    Setting("seed", 0, _COUNT0, "the model's initialisation and the batches' order"),
+    Setting("eval_noise", 0.0, _NONNEGATIVE, "std of Gaussian noise on the test inputs"),
     Setting("name", None, lambda v: None, "a label, ignored by training (optional)"),
 )
 #: Every setting, by key.
